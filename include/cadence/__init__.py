@@ -1,0 +1,1 @@
+"""Cadence: a multi-cadence analytics pipeline for a mobile game."""

@@ -1,0 +1,173 @@
+"""Cadence configuration: one typed, validated place for every setting.
+
+Every value has a default that runs the embedded local stack. Any value can be overridden with an
+environment variable named after it: ``CADENCE_<FIELD>`` at the top level and ``CADENCE_<SECTION>__<FIELD>``
+inside a section (e.g. ``CADENCE_PURCHASES__LOOKBACK=PT15M``, ``CADENCE_SIMULATOR__SEED=7``). Durations
+accept ISO 8601 (``PT10M``) or seconds. A bad value raises ``ConfigError`` naming the variable to fix.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ENV_PREFIX = "CADENCE_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value Cadence cannot run with; the message names the variable and the problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CadenceSettings(_Section):
+    """How one ingestion cadence runs: its schedule, how far back it re-reads, when it counts as stale."""
+
+    schedule: str = Field(description="cron expression of the data interval")
+    lookback: timedelta = Field(description="extra change-time re-read before each window (commit lag)")
+    freshness_limit: timedelta = Field(description="bronze older than this is stale")
+    backfill_chunk: timedelta = Field(description="a backfill range is processed in windows of this size")
+    dagrun_timeout: timedelta
+    retries: int = Field(default=1, ge=0, le=10)
+    retry_delay: timedelta = timedelta(minutes=1)
+
+    @field_validator("lookback", "freshness_limit", "backfill_chunk", "dagrun_timeout", "retry_delay")
+    @classmethod
+    def _non_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("must not be negative")
+        return value
+
+    @field_validator("backfill_chunk", "dagrun_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be greater than zero")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter  # an Airflow dependency; imported lazily to keep config import light
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
+
+
+class PurchasesCadence(CadenceSettings):
+    """The 5-minute purchases cadence."""
+
+    schedule: str = "*/5 * * * *"
+    lookback: timedelta = timedelta(minutes=10)
+    freshness_limit: timedelta = timedelta(minutes=30)
+    backfill_chunk: timedelta = timedelta(hours=1)
+    dagrun_timeout: timedelta = timedelta(minutes=8)
+
+
+class SimulatorSettings(_Section):
+    """The game backend simulator: population, volumes and the rates of realistic imperfections."""
+
+    seed: int = 42
+    population_start: date = Field(
+        default=date(2026, 1, 1), description="first install date of the simulated user population"
+    )
+    users: int = Field(default=20_000, gt=0, description="size of the stable user population")
+    install_span_days: int = Field(default=730, gt=0, description="installs spread over this many days")
+    purchases_per_hour: float = Field(default=60.0, gt=0, description="mean purchases per hour at peak")
+    late_rate: float = Field(default=0.05, ge=0, le=1, description="share of rows arriving hours late")
+    late_max: timedelta = Field(default=timedelta(hours=6), description="latest a late row arrives")
+    refund_rate: float = Field(default=0.03, ge=0, le=1, description="share of purchases refunded later")
+    refund_max_age: timedelta = Field(default=timedelta(days=10), description="oldest purchase refunded")
+    duplicate_rate: float = Field(default=0.01, ge=0, le=1, description="share delivered twice")
+    malformed_rate: float = Field(default=0.01, ge=0, le=1, description="share of malformed rows")
+    seed_days: int = Field(default=3, ge=0, le=90, description="history that `make up` seeds")
+
+
+class QualitySettings(_Section):
+    """Allowed values the validation rules check against."""
+
+    countries: tuple[str, ...] = ("US", "GB", "DE", "FR", "BR", "JP", "IN", "CA", "AU", "MX")
+    platforms: tuple[str, ...] = ("ios", "android")
+    currencies: tuple[str, ...] = ("USD", "GBP", "EUR", "BRL", "JPY", "INR", "CAD", "AUD", "MXN")
+    max_revenue_usd: float = Field(default=500.0, gt=0, description="largest believable single purchase")
+
+
+class Settings(BaseSettings):
+    """All of Cadence's configuration. Build it with :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(default=PROJECT_ROOT / ".data", description="local state: lake, DuckDB, source")
+    lake_url: str = Field(default="", description="lake root: file:///path locally, gs://bucket/prefix")
+    lake_conn_id: str | None = Field(default=None, description="Airflow connection for a remote lake")
+    warehouse: Literal["duckdb", "bigquery"] = "duckdb"
+    warehouse_conn_id: str = "cadence_warehouse"
+    source_conn_id: str = "cadence_source"
+    duckdb_pool: str = Field(default="duckdb", description="one-slot pool for every task opening DuckDB")
+    dbt_project_dir: Path = PROJECT_ROOT / "dbt"
+    max_backfill: timedelta = Field(default=timedelta(days=31), description="longest backfill range")
+
+    purchases: PurchasesCadence = PurchasesCadence()
+    simulator: SimulatorSettings = SimulatorSettings()
+    quality: QualitySettings = QualitySettings()
+
+    @model_validator(mode="after")
+    def _default_lake(self) -> Settings:
+        if not self.lake_url:
+            object.__setattr__(self, "lake_url", (self.data_dir / "lake").resolve().as_uri())
+        if not self.lake_url.startswith(("file://", "gs://", "s3://", "memory://")):
+            raise ValueError(f"lake_url {self.lake_url!r} must start with file://, gs:// or s3://")
+        return self
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def source_db_path(self) -> Path:
+        return self.data_dir / "source.sqlite"
+
+    @property
+    def lake_local_path(self) -> str:
+        """The lake root as DuckDB reads it: a plain path for file://, the URL otherwise."""
+        return self.lake_url.removeprefix("file://")
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        loc = [str(part) for part in item["loc"]]
+        variable = ENV_PREFIX + "__".join(part.upper() for part in loc)
+        lines.append(f"{variable}: {item['msg']} (got {item.get('input')!r})")
+    return "invalid Cadence configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (plus explicit overrides), failing with a readable message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+@functools.cache
+def _cached(environment_key: frozenset[tuple[str, str]]) -> Settings:
+    return load_settings()
+
+
+def get_settings() -> Settings:
+    """The settings for the current environment, built once per distinct set of CADENCE_* variables."""
+    key = frozenset((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX))
+    return _cached(key)

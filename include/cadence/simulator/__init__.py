@@ -1,0 +1,1 @@
+"""The game backend simulator: writes realistic, imperfect source data through an Airflow connection."""

@@ -1,0 +1,86 @@
+"""The stable user population shared by purchases, spins and MMP data.
+
+Users are ordered by install time, so "who is installed at time t" is a prefix of the population and the
+same seed always yields the same ids, countries, platforms and install dates.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from cadence.config import SimulatorSettings
+
+COUNTRY_WEIGHTS: dict[str, float] = {
+    "US": 0.30, "GB": 0.08, "DE": 0.09, "FR": 0.06, "BR": 0.12,
+    "JP": 0.07, "IN": 0.14, "CA": 0.05, "AU": 0.04, "MX": 0.05,
+}  # fmt: skip
+PLATFORM_WEIGHTS: dict[str, float] = {"ios": 0.4, "android": 0.6}
+PAYER_SHARE = 0.2  # only a fifth of players ever pay, as in most free-to-play games
+_POPULATION_STREAM = 0
+
+
+@dataclass(frozen=True)
+class Population:
+    user_id: np.ndarray  # str, ordered by install time
+    country: np.ndarray
+    platform: np.ndarray
+    installed_at: np.ndarray  # datetime64[s], ascending
+    is_payer: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.user_id)
+
+    def installed_before(self, moment: datetime) -> int:
+        """How many users have installed before ``moment`` (they are the first N of the population)."""
+        return int(np.searchsorted(self.installed_at, np.datetime64(_naive_utc(moment), "s"), side="right"))
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "user_id": self.user_id,
+                "country": self.country,
+                "platform": self.platform,
+                "installed_at": pd.to_datetime(self.installed_at).tz_localize(UTC),
+                "is_payer": self.is_payer,
+            }
+        )
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+@functools.cache
+def build_population(settings: SimulatorSettings) -> Population:
+    rng = np.random.default_rng([settings.seed, _POPULATION_STREAM])
+    n = settings.users
+    start = np.datetime64(settings.population_start.isoformat(), "s")
+    offsets = np.sort(rng.uniform(0, settings.install_span_days * 86_400, n)).astype("int64")
+    countries = list(COUNTRY_WEIGHTS)
+    platforms = list(PLATFORM_WEIGHTS)
+    return Population(
+        user_id=np.array([f"u{i:06d}" for i in range(n)], dtype=object),
+        country=np.array(countries, dtype=object)[
+            rng.choice(len(countries), n, p=list(COUNTRY_WEIGHTS.values()))
+        ],
+        platform=np.array(platforms, dtype=object)[
+            rng.choice(len(platforms), n, p=list(PLATFORM_WEIGHTS.values()))
+        ],
+        installed_at=start + offsets.astype("timedelta64[s]"),
+        is_payer=rng.random(n) < PAYER_SHARE,
+    )
+
+
+def hours_between(start: datetime, end: datetime) -> list[datetime]:
+    """The UTC hour starts covering [start, end)."""
+    first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while first < end:
+        hours.append(first)
+        first += timedelta(hours=1)
+    return hours

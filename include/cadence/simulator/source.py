@@ -1,0 +1,156 @@
+"""Writes simulated versions into the source database behind an Airflow connection.
+
+The database keeps one state row per stream: when the simulation started and up to which change time it
+has applied versions. ``tick(until)`` applies every version whose ``updated_at`` lies in
+(applied_until, until], so a live process calling it every minute and a one-off seed of N days produce the
+same table. Each tick is one transaction: a crash leaves the previous state intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from cadence.config import Settings
+from cadence.simulator import purchases
+from cadence.simulator.population import build_population
+
+SCHEMA = [
+    """create table if not exists purchases (
+        transaction_id text, user_id text, purchased_at text, revenue_usd numeric(12, 2), currency text,
+        country text, platform text, status text, created_at text, updated_at text not null)""",
+    "create index if not exists purchases_updated_at on purchases (updated_at)",
+    "create index if not exists purchases_transaction_id on purchases (transaction_id)",
+    """create table if not exists simulator_state (
+        stream text primary key, started_at text not null, applied_until text not null)""",
+]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One simulated source table and how its versions are generated and applied."""
+
+    name: str
+    columns: list[str]
+    key: list[str]
+    update_columns: list[str]
+    generate: Callable[..., pd.DataFrame]
+    max_change_delay: Callable[..., timedelta]
+
+
+STREAMS = {
+    "purchases": Stream(
+        name="purchases",
+        columns=purchases.COLUMNS,
+        key=["transaction_id"],
+        update_columns=["status", "updated_at"],
+        generate=purchases.generate,
+        max_change_delay=purchases.max_change_delay,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TickSummary:
+    stream: str
+    applied_from: datetime
+    applied_until: datetime
+    inserted: int
+    updated: int
+
+
+def source_hook(settings: Settings):
+    """The DB-API hook of the source connection (SqliteHook locally, any SQL hook in production)."""
+    from airflow.sdk import BaseHook  # lazy: keeps `import cadence` free of Airflow start-up cost
+
+    return BaseHook.get_connection(settings.source_conn_id).get_hook()
+
+
+@contextmanager
+def _transaction(hook) -> Iterator:
+    with closing(hook.get_conn()) as conn:
+        try:
+            yield conn
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+
+def ensure_schema(hook) -> None:
+    with _transaction(hook) as conn, closing(conn.cursor()) as cur:
+        if hook.conn_type == "sqlite":
+            # WAL lets extracts read while the simulator writes; the mode persists in the file.
+            cur.execute("pragma journal_mode=wal")
+        for statement in SCHEMA:
+            cur.execute(statement)
+
+
+def _state(hook, stream: str) -> tuple[datetime, datetime] | None:
+    row = hook.get_first(
+        f"select started_at, applied_until from simulator_state where stream = {hook.placeholder}", [stream]
+    )
+    if not row:
+        return None
+    return tuple(datetime.fromisoformat(value).astimezone(UTC) for value in row)  # type: ignore[return-value]
+
+
+def start(hook, stream: str, started_at: datetime) -> None:
+    """Begin a simulation at ``started_at`` (nothing applied yet); a no-op if it already started."""
+    ensure_schema(hook)
+    if _state(hook, stream) is None:
+        p = hook.placeholder
+        hook.run(
+            f"insert into simulator_state values ({p}, {p}, {p})",
+            parameters=[stream, started_at.isoformat(), started_at.isoformat()],
+        )
+
+
+def tick(hook, settings: Settings, stream_name: str, until: datetime) -> TickSummary:
+    """Apply every version of ``stream_name`` that changed after the last tick and up to ``until``."""
+    stream = STREAMS[stream_name]
+    state = _state(hook, stream_name)
+    if state is None:
+        raise RuntimeError(f"simulation of {stream_name!r} has not started: run `cadence-simulate seed` first")
+    started_at, applied_until = state
+    if until <= applied_until:
+        return TickSummary(stream_name, applied_until, applied_until, 0, 0)
+
+    population = build_population(settings.simulator)
+    horizon = max(started_at, applied_until - stream.max_change_delay(settings.simulator))
+    versions = stream.generate(horizon, until, population, settings.simulator)
+    changed_from = applied_until.strftime(purchases.TIMESTAMP_FORMAT)
+    changed_until = until.strftime(purchases.TIMESTAMP_FORMAT)
+    due = versions[(versions["updated_at"] > changed_from) & (versions["updated_at"] <= changed_until)]
+    inserts = due[due["op"] == "insert"]
+    updates = due[due["op"] == "update"]
+
+    p = hook.placeholder
+    insert_sql = (
+        f"insert into {stream_name} ({', '.join(stream.columns)}) "
+        f"values ({', '.join([p] * len(stream.columns))})"
+    )
+    update_sql = (
+        f"update {stream_name} set {', '.join(f'{c} = {p}' for c in stream.update_columns)} "
+        f"where {' and '.join(f'{k} = {p}' for k in stream.key)}"
+    )
+    with _transaction(hook) as conn, closing(conn.cursor()) as cur:
+        cur.executemany(insert_sql, _records(inserts[stream.columns]))
+        cur.executemany(update_sql, _records(updates[stream.update_columns + stream.key]))
+        cur.execute(
+            f"update simulator_state set applied_until = {p} where stream = {p}",
+            [until.isoformat(), stream_name],
+        )
+    return TickSummary(stream_name, applied_until, until, len(inserts), len(updates))
+
+
+def _records(frame: pd.DataFrame) -> list[tuple]:
+    """Rows as plain Python values (None for missing) that every DB-API driver accepts."""
+    return [
+        tuple(None if pd.isna(v) else v.item() if hasattr(v, "item") else v for v in row)
+        for row in frame.itertuples(index=False, name=None)
+    ]
