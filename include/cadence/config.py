@@ -102,6 +102,92 @@ class QualitySettings(_Section):
     max_revenue_usd: float = Field(default=500.0, gt=0, description="largest believable single purchase")
 
 
+class MmpSettings(_Section):
+    """Synthetic mobile-measurement-partner (MMP) events: traffic mix, funnel rates, prices and churn.
+
+    Weights are shares of impressions (the traffic bought). A partner's rate or price on a platform is the
+    partner's base value times the platform's factor. Prices are USD floats whose ``str`` is exact; the
+    generator turns them into micro-dollar decimals, so no float rounding reaches the data.
+    """
+
+    seed: int = 42
+    partner_weights: dict[str, float] = {
+        "adjust": 0.30, "appsflyer": 0.35, "branch": 0.20, "kochava": 0.10, "singular": 0.05,
+    }  # fmt: skip
+    platform_weights: dict[str, float] = {"ios": 0.4, "android": 0.6}
+    country_weights: dict[str, float] = {
+        "US": 0.30, "GB": 0.08, "DE": 0.09, "FR": 0.06, "BR": 0.12,
+        "JP": 0.07, "IN": 0.14, "CA": 0.05, "AU": 0.04, "MX": 0.05,
+    }  # fmt: skip
+    campaigns: int = Field(default=4, ge=1, le=99, description="campaigns per partner and platform")
+    ctr: dict[str, float] = Field(
+        default={"adjust": 0.030, "appsflyer": 0.035, "branch": 0.025, "kochava": 0.040, "singular": 0.028},
+        description="click-through rate per partner (times platform_ctr_factor)",
+    )
+    platform_ctr_factor: dict[str, float] = {"ios": 1.15, "android": 0.95}
+    ctr_range: tuple[float, float] = Field(default=(0.02, 0.05), description="allowed CTR of every segment")
+    install_rate: dict[str, float] = Field(
+        default={"adjust": 0.30, "appsflyer": 0.32, "branch": 0.26, "kochava": 0.22, "singular": 0.35},
+        description="click-to-install rate per partner",
+    )
+    cpm_usd: dict[str, float] = Field(
+        default={"adjust": 6.0, "appsflyer": 7.5, "branch": 5.0, "kochava": 4.5, "singular": 8.0},
+        description="price of a thousand impressions per partner (times platform_price_factor)",
+    )
+    cpc_usd: dict[str, float] = Field(
+        default={"adjust": 0.25, "appsflyer": 0.30, "branch": 0.20, "kochava": 0.18, "singular": 0.35},
+        description="price of a click per partner (times platform_price_factor)",
+    )
+    cpi_usd: dict[str, float] = Field(
+        default={"adjust": 3.2, "appsflyer": 3.6, "branch": 2.6, "kochava": 2.9, "singular": 4.2},
+        description="price of an install per partner (times platform_price_factor)",
+    )
+    platform_price_factor: dict[str, float] = {"ios": 1.4, "android": 0.85}
+    price_jitter: float = Field(default=0.2, ge=0, lt=1, description="each price varies uniformly ± this")
+    cpi_range_usd: tuple[float, float] = Field(default=(1.5, 8.0), description="allowed price of any install")
+    reinstall_price_share: float = Field(default=0.5, ge=0, le=1, description="reinstall price / CPI")
+    churn_share: float = Field(default=0.35, ge=0, le=1, description="share of users who ever uninstall")
+    churn_after: timedelta = Field(default=timedelta(days=14), description="churners uninstall this late")
+    reinstall_rate: float = Field(default=0.02, ge=0, le=1, description="daily reinstall chance of a churner")
+    click_delay: timedelta = Field(default=timedelta(seconds=30), description="mean impression-to-click")
+    install_delay: timedelta = Field(default=timedelta(minutes=15), description="mean click-to-install")
+    chunk_size: int = Field(default=1 << 20, ge=1 << 16, le=1 << 24, description="events per chunk in memory")
+
+    @field_validator("partner_weights", "platform_weights", "country_weights")
+    @classmethod
+    def _distribution(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value or min(value.values()) < 0 or abs(sum(value.values()) - 1) > 1e-6:
+            raise ValueError(f"weights must be non-negative and sum to 1, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MmpSettings:
+        partners, platforms = sorted(self.partner_weights), sorted(self.platform_weights)
+        for name in ("ctr", "install_rate", "cpm_usd", "cpc_usd", "cpi_usd"):
+            if sorted(getattr(self, name)) != partners:
+                raise ValueError(f"{name} must name exactly the partners {partners}")
+            if min(getattr(self, name).values()) <= 0:
+                raise ValueError(f"{name} values must be greater than zero")
+        for name in ("platform_ctr_factor", "platform_price_factor"):
+            if sorted(getattr(self, name)) != platforms:
+                raise ValueError(f"{name} must name exactly the platforms {platforms}")
+        if max(self.install_rate.values()) > 1:
+            raise ValueError("install_rate values must be at most 1")
+        for partner in partners:
+            for platform in platforms:
+                ctr = self.ctr[partner] * self.platform_ctr_factor[platform]
+                if not self.ctr_range[0] <= ctr <= self.ctr_range[1] < 1:
+                    raise ValueError(f"CTR {ctr:.4f} of {partner}/{platform} is outside ctr_range")
+                cpi = self.cpi_usd[partner] * self.platform_price_factor[platform]
+                low, high = cpi * (1 - self.price_jitter), cpi * (1 + self.price_jitter)
+                if low < self.cpi_range_usd[0] or high > self.cpi_range_usd[1]:
+                    raise ValueError(f"CPI {low:.2f}-{high:.2f} of {partner}/{platform} is outside cpi_range")
+        return self
+
+    def __hash__(self) -> int:  # dict fields are unhashable; this keeps Settings usable as a cache key
+        return hash(self.model_dump_json())
+
+
 class Settings(BaseSettings):
     """All of Cadence's configuration. Build it with :func:`get_settings`."""
 
@@ -122,6 +208,7 @@ class Settings(BaseSettings):
     purchases: PurchasesCadence = PurchasesCadence()
     simulator: SimulatorSettings = SimulatorSettings()
     quality: QualitySettings = QualitySettings()
+    mmp: MmpSettings = MmpSettings()
 
     @model_validator(mode="after")
     def _default_lake(self) -> Settings:

@@ -1,8 +1,8 @@
 """``cadence-simulate``: seed the source database with history, or keep it receiving fresh rows.
 
-    cadence-simulate seed --days 3      # start the simulation 3 days ago and apply everything up to now
-    cadence-simulate tick               # apply what changed since the last tick
-    cadence-simulate run --every 60     # tick every 60 s until interrupted (the local live feed)
+cadence-simulate seed --days 3      # start the simulation 3 days ago and apply everything up to now
+cadence-simulate tick               # apply what changed since the last tick
+cadence-simulate run --every 60     # tick every 60 s until interrupted (the local live feed)
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def _parse_time(value: str) -> datetime:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cadence-simulate", description=__doc__.splitlines()[0])
-    parser.add_argument("--streams", nargs="+", default=sorted(source.STREAMS), choices=sorted(source.STREAMS))
+    parser.add_argument(
+        "--streams", nargs="+", default=sorted(source.STREAMS), choices=sorted(source.STREAMS)
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     seed = commands.add_parser("seed", help="start the simulation N days back and apply up to --until")
     seed.add_argument("--days", type=float, default=None, help="history to create (default: config)")

@@ -115,7 +115,9 @@ def tick(hook, settings: Settings, stream_name: str, until: datetime) -> TickSum
     stream = STREAMS[stream_name]
     state = _state(hook, stream_name)
     if state is None:
-        raise RuntimeError(f"simulation of {stream_name!r} has not started: run `cadence-simulate seed` first")
+        raise RuntimeError(
+            f"simulation of {stream_name!r} has not started: run `cadence-simulate seed` first"
+        )
     started_at, applied_until = state
     if until <= applied_until:
         return TickSummary(stream_name, applied_until, applied_until, 0, 0)

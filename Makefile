@@ -1,0 +1,48 @@
+# Cadence: `make up` runs the pipeline locally, `make test` runs the whole suite. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export CADENCE_DATA_DIR ?= $(CURDIR)/.data
+
+.PHONY: help install up down test lint manifest lock bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the locked requirements (skipped when up to date)
+
+up: install  ## run Airflow locally (SQLite, LocalExecutor) on http://localhost:8080 with live source data
+	@$(BIN)/python -m cadence.local up
+
+down:  ## stop the local Airflow and the simulator
+	@$(BIN)/python -m cadence.local down
+
+test: install  ## run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: install  ## ruff check and format check
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+manifest: install  ## rebuild dbt/manifest/manifest.json, which Cosmos renders the DAGs from
+	$(BIN)/python -m cadence.dbt_manifest --write
+
+lock:  ## re-resolve requirements.txt from requirements.in (needs uv)
+	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt
+
+bench: install  ## print the benchmark table (not a test)
+	$(BIN)/python bench/run.py
+
+clean:  ## remove local state (Airflow home, lake, DuckDB, source DB); keeps .venv
+	rm -rf .airflow .data dbt/target

@@ -1,0 +1,8 @@
+{#- Exact money amounts: a fixed-point decimal on every warehouse. -#}
+{% macro money_type() -%}
+    {{ return(adapter.dispatch('money_type', 'cadence')()) }}
+{%- endmacro %}
+
+{% macro default__money_type() -%} decimal(18, 2) {%- endmacro %}
+
+{% macro bigquery__money_type() -%} numeric {%- endmacro %}

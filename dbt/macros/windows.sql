@@ -1,0 +1,23 @@
+{#- The bronze batches a run is responsible for: those landed for windows inside [window_start, window_end).
+    The dt predicate lets the warehouse prune partitions (files) before reading them. Without window vars
+    (a manual or full-refresh run) every batch qualifies. -#}
+{% macro batches_in_window(window_start_column='_window_start', window_end_column='_window_end') -%}
+    {%- set window_start = var('window_start') -%}
+    {%- set window_end = var('window_end') -%}
+    {%- if window_start and window_end -%}
+        dt between cast('{{ window_start[:10] }}' as date) and cast('{{ window_end[:10] }}' as date)
+        and {{ window_start_column }} >= {{ cadence.utc_timestamp(window_start) }}
+        and {{ window_end_column }} <= {{ cadence.utc_timestamp(window_end) }}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A literal UTC timestamp comparable with Parquet UTC timestamps on every warehouse. -#}
+{% macro utc_timestamp(value) -%}
+    {{ return(adapter.dispatch('utc_timestamp', 'cadence')(value)) }}
+{%- endmacro %}
+
+{% macro default__utc_timestamp(value) -%} cast('{{ value }}+00' as timestamptz) {%- endmacro %}
+
+{% macro bigquery__utc_timestamp(value) -%} timestamp('{{ value }}', 'UTC') {%- endmacro %}

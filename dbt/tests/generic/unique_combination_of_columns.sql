@@ -1,0 +1,7 @@
+{#- Fails for every combination of the given columns that occurs more than once. -#}
+{% test cadence_unique_combination_of_columns(model, combination_of_columns) %}
+select {{ combination_of_columns | join(', ') }}, count(*) as occurrences
+from {{ model }}
+group by {{ combination_of_columns | join(', ') }}
+having count(*) > 1
+{% endtest %}

@@ -1,0 +1,214 @@
+"""What every Cadence DAG shares: defaults, the trigger-form Params, run planning and the dbt task group.
+
+DAG files stay thin by calling into this module. Nothing here does I/O at import; Cosmos renders from the
+committed dbt manifest, so parsing a DAG file never runs dbt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cadence.config import CadenceSettings, Settings
+from cadence.lake import Window
+
+MANIFEST_PATH = "manifest/manifest.json"  # inside the dbt project; `make manifest` rebuilds it
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class RunConfError(ValueError):
+    """The trigger conf cannot be run; the message says which value is wrong and why."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What one DAG run processes: its window, whether it is a backfill, and how far to look back."""
+
+    window: Window
+    is_backfill: bool
+    is_full_refresh: bool
+    lookback: timedelta
+
+    def dbt_vars(self) -> dict[str, str]:
+        return {
+            "window_start": f"{self.window.start:%Y-%m-%d %H:%M:%S}",
+            "window_end": f"{self.window.end:%Y-%m-%d %H:%M:%S}",
+        }
+
+
+def window_params() -> dict:
+    """The trigger form: typed, described Params that Airflow validates before a run is created."""
+    from airflow.sdk import Param
+
+    return {
+        "is_full_refresh": Param(
+            False,
+            type="boolean",
+            title="Full refresh",
+            description="Rebuild the dbt models from the whole bronze lake instead of merging this window.",
+        ),
+        "backfill_start": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Backfill start (UTC)",
+            description="Reprocess source changes from this time (inclusive). Leave empty for a normal run.",
+        ),
+        "backfill_end": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Backfill end (UTC)",
+            description="Reprocess source changes up to this time (exclusive). Required with a start.",
+        ),
+    }
+
+
+def _plain_utc(moment: datetime) -> datetime:
+    """A stdlib UTC datetime (Airflow hands out pendulum ones, which do not mix with stdlib arithmetic)."""
+    return datetime.fromtimestamp(moment.timestamp(), UTC)
+
+
+def _parse_moment(name: str, value: Any) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise RunConfError(
+                f"{name} {value!r} is not an ISO-8601 date-time such as 2026-03-01T00:00:00Z"
+            ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def plan_run(
+    params: dict,
+    data_interval_start: datetime,
+    data_interval_end: datetime,
+    cadence: CadenceSettings,
+    settings: Settings,
+    now: datetime | None = None,
+) -> RunPlan:
+    """Turn the run's data interval and trigger conf into a window, refusing conf that cannot be run."""
+    full_refresh = bool(params.get("is_full_refresh"))
+    start, end = params.get("backfill_start"), params.get("backfill_end")
+    if not start and not end:
+        window = Window(_plain_utc(data_interval_start), _plain_utc(data_interval_end))
+        return RunPlan(window, is_backfill=False, is_full_refresh=full_refresh, lookback=cadence.lookback)
+    if not (start and end):
+        missing = "backfill_end" if start else "backfill_start"
+        raise RunConfError(f"a backfill needs both backfill_start and backfill_end; {missing} is empty")
+    start_at, end_at = _parse_moment("backfill_start", start), _parse_moment("backfill_end", end)
+    if end_at <= start_at:
+        raise RunConfError(
+            f"backfill_end {end_at.isoformat()} is not after backfill_start {start_at.isoformat()}"
+        )
+    if end_at - start_at > settings.max_backfill:
+        raise RunConfError(
+            f"backfill range of {end_at - start_at} exceeds the maximum of {settings.max_backfill}; "
+            "split it into several runs or raise CADENCE_MAX_BACKFILL"
+        )
+    now = now or datetime.now(UTC)
+    if end_at > now + timedelta(minutes=1):
+        raise RunConfError(f"backfill_end {end_at.isoformat()} is in the future (now is {now.isoformat()})")
+    return RunPlan(
+        Window(start_at, end_at), is_backfill=True, is_full_refresh=full_refresh, lookback=timedelta(0)
+    )
+
+
+def dag_kwargs(cadence: CadenceSettings, doc_md: str | None, tags: list[str]) -> dict:
+    """The arguments every cadence DAG shares: data-interval timetable, one run at a time, retries."""
+    from airflow.sdk import CronDataIntervalTimetable
+
+    return {
+        "schedule": CronDataIntervalTimetable(cadence.schedule, timezone="UTC"),
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "dagrun_timeout": cadence.dagrun_timeout,
+        "default_args": {"retries": cadence.retries, "retry_delay": cadence.retry_delay, "owner": "cadence"},
+        "params": window_params(),
+        "tags": ["cadence", *tags],
+        "doc_md": doc_md,
+        "render_template_as_native_obj": False,
+    }
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment dbt needs to find the lake (sources read it in place on DuckDB)."""
+    return {"CADENCE_LAKE_ROOT": settings.lake_local_path, "CADENCE_LAKE_URL": settings.lake_url}
+
+
+def _profile_config(settings: Settings):
+    from cosmos import ProfileConfig
+
+    if settings.warehouse == "bigquery":
+        from cosmos.profiles import GoogleCloudServiceAccountDictProfileMapping
+
+        mapping = GoogleCloudServiceAccountDictProfileMapping(conn_id=settings.warehouse_conn_id)
+    else:
+        from cosmos.profiles import DuckDBUserPasswordProfileMapping
+
+        mapping = DuckDBUserPasswordProfileMapping(
+            conn_id=settings.warehouse_conn_id, profile_args={"threads": 4, "settings": {"TimeZone": "UTC"}}
+        )
+    return ProfileConfig(profile_name="cadence", target_name=settings.warehouse, profile_mapping=mapping)
+
+
+def dbt_task_group(settings: Settings, group_id: str, select: list[str], plan_task_id: str):
+    """A Cosmos task group building ``select`` (models and their tests, one `dbt build` task per model).
+
+    The window comes from the XCom of ``plan_task_id`` (a :meth:`RunPlan.dbt_vars` dict), so dbt processes
+    exactly the window the ingest task landed. Every task uses the one-slot DuckDB pool.
+    """
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+    project_dir = settings.dbt_project_dir
+    window = f"ti.xcom_pull(task_ids='{plan_task_id}')"
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(
+            dbt_project_path=project_dir,
+            manifest_path=project_dir / MANIFEST_PATH,
+            project_name="cadence",
+            env_vars=dbt_env(settings),
+        ),
+        profile_config=_profile_config(settings),
+        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST, select=select, test_behavior=TestBehavior.BUILD
+        ),
+        operator_args={
+            "pool": settings.duckdb_pool,
+            "install_deps": False,
+            "full_refresh": "{{ params.is_full_refresh }}",
+            "vars": {
+                "window_start": "{{ " + window + "['window_start'] }}",
+                "window_end": "{{ " + window + "['window_end'] }}",
+            },
+        },
+    )
+
+
+def land_for_run(source: str, cadence: CadenceSettings, context: dict) -> dict:
+    """The ingest task body: plan the run, land its window(s), return the dbt window and the counts."""
+    from cadence import ingest, sources
+    from cadence.config import get_settings
+
+    settings = get_settings()
+    plan = plan_run(
+        context["params"], context["data_interval_start"], context["data_interval_end"], cadence, settings
+    )
+    chunk = cadence.backfill_chunk if plan.is_backfill else plan.window.end - plan.window.start
+    records = ingest.ingest(
+        settings,
+        sources.get_spec(source, settings),
+        plan.window,
+        lookback=plan.lookback,
+        chunk=chunk,
+        run_id=context["run_id"],
+    )
+    return {**plan.dbt_vars(), "is_backfill": plan.is_backfill, **ingest.summarize(records)}

@@ -1,0 +1,187 @@
+"""What each source table is: its columns, bronze schema, change-time column and validation rules.
+
+A new source (spins, MMP events) is one more :class:`SourceSpec`; extraction, validation, landing and the
+run log are shared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import pandas as pd
+import pyarrow as pa
+
+from cadence.config import Settings
+from cadence.quality import Rule
+from cadence.simulator.purchases import TIMESTAMP_FORMAT
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+MONEY = pa.decimal128(12, 2)
+WINDOW_COLUMNS = [("_window_start", TIMESTAMP), ("_window_end", TIMESTAMP)]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    table: str
+    change_column: str  # extraction is by this change time, never by event time
+    order_by: list[str]
+    schema: pa.Schema  # typed bronze columns, in source order (window metadata is appended)
+    rules: list[Rule]
+
+    @property
+    def columns(self) -> list[str]:
+        return self.schema.names
+
+    def bronze_schema(self) -> pa.Schema:
+        return pa.schema([*self.schema, *WINDOW_COLUMNS])
+
+    def quarantine_schema(self) -> pa.Schema:
+        return pa.schema(
+            [pa.field(name, pa.string()) for name in self.columns]
+            + [("_reject_reason", pa.string())]
+            + WINDOW_COLUMNS
+        )
+
+
+def _timestamp_rules(*columns: str) -> list[Rule]:
+    return [
+        Rule(
+            f"{column} is not a {TIMESTAMP_FORMAT} timestamp",
+            "ExpectColumnValuesToMatchStrftimeFormat",
+            {"column": column, "strftime_format": TIMESTAMP_FORMAT},
+        )
+        for column in columns
+    ]
+
+
+def _not_null_rules(*columns: str) -> list[Rule]:
+    return [Rule(f"{c} is null", "ExpectColumnValuesToNotBeNull", {"column": c}) for c in columns]
+
+
+def purchases_spec(settings: Settings) -> SourceSpec:
+    q = settings.quality
+    return SourceSpec(
+        name="purchases",
+        table="purchases",
+        change_column="updated_at",
+        order_by=["updated_at", "transaction_id"],
+        schema=pa.schema(
+            [
+                ("transaction_id", pa.string()),
+                ("user_id", pa.string()),
+                ("purchased_at", TIMESTAMP),
+                ("revenue_usd", MONEY),
+                ("currency", pa.string()),
+                ("country", pa.string()),
+                ("platform", pa.string()),
+                ("status", pa.string()),
+                ("created_at", TIMESTAMP),
+                ("updated_at", TIMESTAMP),
+            ]
+        ),
+        rules=[
+            *_not_null_rules(
+                "transaction_id",
+                "user_id",
+                "purchased_at",
+                "revenue_usd",
+                "country",
+                "platform",
+                "status",
+                "created_at",
+                "updated_at",
+            ),
+            *_timestamp_rules("purchased_at", "created_at", "updated_at"),
+            Rule(
+                f"revenue_usd outside [0, {q.max_revenue_usd}]",
+                "ExpectColumnValuesToBeBetween",
+                {"column": "revenue_usd", "min_value": 0, "max_value": q.max_revenue_usd},
+            ),
+            Rule(
+                "country not allowed",
+                "ExpectColumnValuesToBeInSet",
+                {"column": "country", "value_set": list(q.countries)},
+            ),
+            Rule(
+                "currency not allowed",
+                "ExpectColumnValuesToBeInSet",
+                {"column": "currency", "value_set": list(q.currencies)},
+            ),
+            Rule(
+                "platform not allowed",
+                "ExpectColumnValuesToBeInSet",
+                {"column": "platform", "value_set": list(q.platforms)},
+            ),
+            Rule(
+                "status not allowed",
+                "ExpectColumnValuesToBeInSet",
+                {"column": "status", "value_set": ["completed", "refunded"]},
+            ),
+            Rule(
+                "duplicate delivery of (transaction_id, updated_at)",
+                "ExpectCompoundColumnsToBeUnique",
+                {"column_list": ["transaction_id", "updated_at"]},
+                keep_first=True,
+            ),
+        ],
+    )
+
+
+SPECS = {"purchases": purchases_spec}
+
+
+def get_spec(name: str, settings: Settings) -> SourceSpec:
+    return SPECS[name](settings)
+
+
+def format_bound(moment: datetime) -> str:
+    """A window bound in the source's change-time text format (fixed width, so it compares correctly)."""
+    return moment.strftime(TIMESTAMP_FORMAT)
+
+
+def extract(hook, spec: SourceSpec, start: datetime, end: datetime) -> pd.DataFrame:
+    """Rows whose change time lies in [start, end), in a stable order."""
+    p = hook.placeholder
+    sql = (
+        f"select {', '.join(spec.columns)} from {spec.table} "
+        f"where {spec.change_column} >= {p} and {spec.change_column} < {p} "
+        f"order by {', '.join(spec.order_by)}"
+    )
+    frame = hook.get_df(sql, parameters=[format_bound(start), format_bound(end)])
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def _typed_column(values: pd.Series, field: pa.Field) -> pa.Array:
+    if field.type == TIMESTAMP:
+        parsed = pd.to_datetime(values, format=TIMESTAMP_FORMAT, utc=True)
+        return pa.array(parsed, type=TIMESTAMP)
+    if pa.types.is_decimal(field.type):
+        scale = field.type.scale
+        return pa.array([Decimal(f"{float(v):.{scale}f}") for v in values], type=field.type)
+    return pa.array(values.astype(object).where(values.notna(), None), type=field.type)
+
+
+def to_bronze(
+    valid: pd.DataFrame, spec: SourceSpec, window_start: datetime, window_end: datetime
+) -> pa.Table:
+    """Typed bronze rows (validation guarantees every value parses) with their window columns."""
+    n = len(valid)
+    arrays = [_typed_column(valid[field.name], field) for field in spec.schema]
+    arrays += [pa.array([window_start] * n, type=TIMESTAMP), pa.array([window_end] * n, type=TIMESTAMP)]
+    return pa.Table.from_arrays(arrays, schema=spec.bronze_schema())
+
+
+def to_quarantine(
+    rejected: pd.DataFrame, spec: SourceSpec, window_start: datetime, window_end: datetime
+) -> pa.Table:
+    """Rejected rows exactly as extracted (as text, since they may not parse) plus the reasons."""
+    n = len(rejected)
+    arrays = [
+        pa.array([None if v is None else str(v) for v in rejected[name]], type=pa.string())
+        for name in [*spec.columns, "_reject_reason"]
+    ]
+    arrays += [pa.array([window_start] * n, type=TIMESTAMP), pa.array([window_end] * n, type=TIMESTAMP)]
+    return pa.Table.from_arrays(arrays, schema=spec.quarantine_schema())
