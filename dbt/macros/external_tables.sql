@@ -11,7 +11,7 @@
 {% endmacro %}
 
 {% macro bigquery__create_bronze_external_tables() %}
-    {% set lake_url = env_var('CADENCE_LAKE_URL') %}
+    {% set lake_url = env_var('DBT_LAKE_URL') %}
     {% for source in graph.sources.values() if source.source_name == 'bronze' %}
         {% set prefix = lake_url ~ '/bronze/' ~ source.name %}
         {% set ddl %}

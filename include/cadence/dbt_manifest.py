@@ -22,7 +22,7 @@ from cadence.config import get_settings
 from cadence.orchestration import MANIFEST_PATH
 
 # Paths baked into the manifest at parse time are placeholders, so it does not depend on the machine.
-_PARSE_ENV = {"CADENCE_LAKE_ROOT": "/lake", "CADENCE_LAKE_URL": "file:///lake", "DBT_TARGET": "duckdb"}
+_PARSE_ENV = {"DBT_LAKE_ROOT": "/lake", "DBT_LAKE_URL": "file:///lake", "DBT_TARGET": "duckdb"}
 
 
 def build(project_dir: Path) -> dict:
@@ -30,7 +30,7 @@ def build(project_dir: Path) -> dict:
     from dbt.cli.main import dbtRunner
 
     with tempfile.TemporaryDirectory() as scratch:
-        os.environ.update(_PARSE_ENV | {"CADENCE_DUCKDB_PATH": f"{scratch}/parse.duckdb"})
+        os.environ.update(_PARSE_ENV | {"DBT_DUCKDB_PATH": f"{scratch}/parse.duckdb"})
         result = dbtRunner().invoke(
             [
                 "parse",

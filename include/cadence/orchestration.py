@@ -137,8 +137,11 @@ def dag_kwargs(cadence: CadenceSettings, doc_md: str | None, tags: list[str]) ->
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
-    """Environment dbt needs to find the lake (sources read it in place on DuckDB)."""
-    return {"CADENCE_LAKE_ROOT": settings.lake_local_path, "CADENCE_LAKE_URL": settings.lake_url}
+    """Environment dbt needs to find the lake (sources read it in place on DuckDB).
+
+    Cosmos exports these into the task process, so they use DBT_* names that Settings never reads.
+    """
+    return {"DBT_LAKE_ROOT": settings.lake_local_path, "DBT_LAKE_URL": settings.lake_url}
 
 
 def _profile_config(settings: Settings):

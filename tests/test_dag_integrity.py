@@ -1,0 +1,63 @@
+"""Every DAG file imports cleanly and follows the policies DESIGN.md promises."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import DAGS
+
+DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db):
+    """All DAGs as production configures them (without the test suite's retries=0 override)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("CADENCE_PURCHASES__RETRIES", raising=False)
+        return DagBag(dag_folder=str(DAGS))
+
+
+def test_there_are_dag_files():
+    assert DAG_FILES, "no DAG files found"
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_imports_without_errors(path, airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(path))
+    assert bag.import_errors == {}
+    assert bag.dags, f"{path.name} defines no DAG"
+
+
+def test_every_dag_follows_the_policies(dagbag):
+    from airflow.sdk import CronDataIntervalTimetable
+
+    assert dagbag.dags
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, f"{dag_id} has no tags"
+        assert dag.dagrun_timeout is not None, f"{dag_id} has no dagrun_timeout"
+        assert dag.max_active_runs == 1, f"{dag_id} allows concurrent runs"
+        assert not dag.catchup, f"{dag_id} would catch up from its start date"
+        if dag.timetable.can_be_scheduled:
+            assert isinstance(dag.timetable, CronDataIntervalTimetable), (
+                f"{dag_id} must use CronDataIntervalTimetable (a bare cron gives empty intervals)"
+            )
+            assert {"is_full_refresh", "backfill_start", "backfill_end"} <= set(dag.params), dag_id
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+
+
+def test_purchases_dag_shape(dagbag):
+    from datetime import timedelta
+
+    dag = dagbag.get_dag("purchases")
+    assert dag.dagrun_timeout == timedelta(minutes=8)
+    assert dag.timetable.expression == "*/5 * * * *"
+    land = dag.get_task("land")
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("silver.")]
+    assert dbt_tasks and all(t.pool == "duckdb" for t in dbt_tasks), "dbt tasks must use the duckdb pool"
+    assert all(land in t.upstream_list for t in dbt_tasks)
+    assert dag.default_args["retry_delay"] == timedelta(minutes=1)
