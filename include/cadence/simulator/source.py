@@ -64,7 +64,11 @@ class TickSummary:
 
 
 def source_hook(settings: Settings):
-    """The DB-API hook of the source connection (SqliteHook locally, any SQL hook in production)."""
+    """The DB-API hook of the source connection (SqliteHook locally, any SQL hook in production).
+
+    Outside a task (the CLI, the live feed) the connection must come from the environment
+    (AIRFLOW_CONN_CADENCE_SOURCE) or a secrets backend: the Task SDK does not read the metadata DB there.
+    """
     from airflow.sdk import BaseHook  # lazy: keeps `import cadence` free of Airflow start-up cost
 
     return BaseHook.get_connection(settings.source_conn_id).get_hook()

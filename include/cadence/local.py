@@ -1,0 +1,219 @@
+"""The embedded local stack behind `make up` / `make down`: Airflow on SQLite + LocalExecutor, no Docker.
+
+``up`` prepares a project-local Airflow home (.airflow/), creates the connections and the one-slot DuckDB
+pool, seeds the source database with recent history, then starts api-server, scheduler, dag-processor,
+triggerer and the simulator's live feed as background processes, and waits until the UI answers.
+``down`` stops them. Everything is idempotent: a second ``up`` reuses the home and starts in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from cadence.config import PROJECT_ROOT, get_settings
+
+HOME = Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
+PIDS = HOME / "cadence-pids.json"
+PORT = int(os.environ.get("CADENCE_UI_PORT", "8080"))
+USERNAME, PASSWORD = "admin", "admin"
+SERVICES = {
+    "api-server": ["airflow", "api-server", "--port", str(PORT)],
+    "scheduler": ["airflow", "scheduler"],
+    "dag-processor": ["airflow", "dag-processor"],
+    "triggerer": ["airflow", "triggerer"],
+    "simulator": ["cadence-simulate", "run", "--every", "60"],
+}
+
+
+def _secret(name: str) -> str:
+    """A per-install random secret kept in the Airflow home, so every process agrees on it."""
+    path = HOME / f".{name}"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def airflow_environment() -> dict[str, str]:
+    """The Airflow configuration of the local stack, as environment variables for every process."""
+    settings = get_settings()
+    bin_dir = Path(sys.executable).parent
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW_HOME": str(HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",  # four worker processes: enough for the cadences, light on RAM
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME / 'airflow.db'}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(HOME / "passwords.json"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret("jwt_secret"),
+        "AIRFLOW__API__SECRET_KEY": _secret("api_secret"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{PORT}/execution/",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+        "SCARF_NO_ANALYTICS": "true",
+        "CADENCE_DATA_DIR": str(settings.data_dir),
+        **{f"AIRFLOW_CONN_{c.conn_id.upper()}": c.as_json() for c in local_connections()},
+    }
+
+
+def local_connections() -> list:
+    """The local stack's connections. Every process gets them as AIRFLOW_CONN_* variables (the CLI and
+    the live feed cannot read the metadata DB through the Task SDK); they are stored in the DB too, so the
+    UI lists them."""
+    from airflow.models import Connection
+
+    settings = get_settings()
+    return [
+        Connection(
+            conn_id=settings.source_conn_id,
+            conn_type="sqlite",
+            host=str(settings.source_db_path),
+            description="Game backend (simulated): SQLite in WAL mode",
+        ),  # fmt: skip
+        Connection(
+            conn_id=settings.warehouse_conn_id,
+            conn_type="duckdb",
+            host=str(settings.duckdb_path),
+            description="DuckDB warehouse; every task opening it uses the duckdb pool",
+        ),  # fmt: skip
+    ]
+
+
+def prepare() -> None:
+    """Migrate the metadata DB and create the connections and pool (in-process: the CLI is slow)."""
+    HOME.mkdir(parents=True, exist_ok=True)
+    os.environ.update(airflow_environment())
+    (HOME / "passwords.json").write_text(json.dumps({USERNAME: PASSWORD}))
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    from airflow.models import Connection
+    from airflow.models.pool import Pool
+    from airflow.utils import db
+    from airflow.utils.session import create_session
+
+    db.initdb()
+    with create_session() as session:
+        for connection in local_connections():
+            session.query(Connection).filter(Connection.conn_id == connection.conn_id).delete()
+            session.add(connection)
+        Pool.create_or_update_pool(
+            settings.duckdb_pool, slots=1, include_deferred=False, session=session,
+            description="DuckDB allows one writer process: every task that opens the file runs here",
+        )  # fmt: skip
+    print(f"Airflow home ready: {HOME} (connections {settings.source_conn_id}, {settings.warehouse_conn_id})")
+
+
+def seed_source() -> None:
+    """First start: create recent history. Later starts: catch the source up to now."""
+    from cadence.simulator import cli
+
+    cli.main(["tick"] if get_settings().source_db_path.exists() else ["seed"])
+
+
+def _running() -> dict[str, int]:
+    if not PIDS.exists():
+        return {}
+    alive = {}
+    for name, pid in json.loads(PIDS.read_text()).items():
+        try:
+            os.kill(pid, 0)
+            alive[name] = pid
+        except ProcessLookupError:
+            pass
+    return alive
+
+
+def _wait_for_health(timeout: float = 120) -> bool:
+    url = f"http://localhost:{PORT}/api/v2/monitor/health"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(1)
+    return False
+
+
+def up() -> int:
+    if _running():
+        print(f"already running: {', '.join(_running())}; http://localhost:{PORT}  (make down to stop)")
+        return 0
+    prepare()
+    seed_source()
+    environment = {**os.environ, **airflow_environment()}
+    logs = HOME / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    pids = {}
+    for name, command in SERVICES.items():
+        with (logs / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(
+                command, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=PROJECT_ROOT,
+            )  # fmt: skip
+        pids[name] = process.pid
+    PIDS.write_text(json.dumps(pids))
+    print("starting " + ", ".join(SERVICES) + f" (logs in {logs}) …")
+    if not _wait_for_health():
+        print(f"Airflow did not become healthy in time; see {logs}/api-server.log", file=sys.stderr)
+        return 1
+    print(
+        f"\n  Cadence is running: http://localhost:{PORT}   login {USERNAME} / {PASSWORD}\n"
+        f"  DAGs run on their schedules; the simulator adds source rows every minute.\n"
+        f"  Stop with `make down`.\n"
+    )
+    return 0
+
+
+def down() -> int:
+    running = _running()
+    for pid in running.values():
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 30
+    while _running() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in _running().values():
+        os.killpg(pid, signal.SIGKILL)
+    PIDS.unlink(missing_ok=True)
+    print(f"stopped: {', '.join(running) or 'nothing was running'}")
+    return 0
+
+
+def print_env() -> None:
+    """Shell exports of the local stack, for `eval "$(python -m cadence.local env)"` before using the CLIs."""
+    import shlex
+
+    for name, value in airflow_environment().items():
+        print(f"export {name}={shlex.quote(value)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "prepare", "env"])
+    command = parser.parse_args(argv).command
+    if command in ("prepare", "env"):
+        prepare() if command == "prepare" else print_env()
+        return 0
+    return up() if command == "up" else down()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
