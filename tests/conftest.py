@@ -47,8 +47,9 @@ def airflow_db():
 
     db.initdb()
     with create_session() as session:
-        Pool.create_or_update_pool("duckdb", slots=1, description="DuckDB single writer", session=session,
-                                   include_deferred=False)  # fmt: skip
+        Pool.create_or_update_pool(
+            "duckdb", slots=1, description="DuckDB single writer", session=session, include_deferred=False
+        )
     return True
 
 

@@ -69,16 +69,22 @@ def test_a_backfill_processes_exactly_its_range():
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"backfill_start": "yesterday", "backfill_end": "2026-03-02T00:00:00Z"},
-         "backfill_start 'yesterday' is not an ISO-8601 date-time"),
-        ({"backfill_start": "2026-03-02T00:00:00Z", "backfill_end": "2026-03-01T00:00:00Z"},
-         "backfill_end 2026-03-01T00:00:00\\+00:00 is not after backfill_start 2026-03-02"),
-        ({"backfill_start": "2026-01-01T00:00:00Z", "backfill_end": "2026-03-01T00:00:00Z"},
-         "exceeds the maximum of 31 days"),
+        (
+            {"backfill_start": "yesterday", "backfill_end": "2026-03-02T00:00:00Z"},
+            "backfill_start 'yesterday' is not an ISO-8601 date-time",
+        ),
+        (
+            {"backfill_start": "2026-03-02T00:00:00Z", "backfill_end": "2026-03-01T00:00:00Z"},
+            "backfill_end 2026-03-01T00:00:00\\+00:00 is not after backfill_start 2026-03-02",
+        ),
+        (
+            {"backfill_start": "2026-01-01T00:00:00Z", "backfill_end": "2026-03-01T00:00:00Z"},
+            "exceeds the maximum of 31 days",
+        ),
         ({"backfill_start": "2026-03-01T00:00:00Z"}, "backfill_end is empty"),
         ({"backfill_start": "2026-03-10T00:00:00Z", "backfill_end": "2026-03-11T00:00:00Z"}, "in the future"),
     ],
-)  # fmt: skip
+)
 def test_bad_backfill_conf_is_refused_with_a_clear_message(params, message):
     with pytest.raises(RunConfError, match=message):
         _plan(**params)

@@ -159,8 +159,10 @@ def test_a_scheduled_window_extracts_its_interval_plus_lookback(cadence_env, run
 
 def test_a_refund_of_a_week_old_purchase_reaches_silver_in_the_window_it_arrives(cadence_env, run_dag):
     seed_source(days=8)
-    old_day = {"backfill_start": (SIM_NOW - timedelta(days=8)).isoformat(),
-               "backfill_end": (SIM_NOW - timedelta(days=7)).isoformat()}  # fmt: skip
+    old_day = {
+        "backfill_start": (SIM_NOW - timedelta(days=8)).isoformat(),
+        "backfill_end": (SIM_NOW - timedelta(days=7)).isoformat(),
+    }
     assert_green(run_dag("purchases", SIM_NOW, conf=old_day))
     before = warehouse_query(
         cadence_env,

@@ -79,8 +79,9 @@ def test_the_source_is_realistically_imperfect(cadence_env):
     assert (rows["revenue_usd"] < 0).sum() > 0, "negative revenue"
     assert (rows["country"] == "XX").sum() > 0, "unknown country"
     assert purchased.isna().sum() > 0, "unparseable timestamps"
-    share_malformed = (rows["user_id"].isna() | (rows["revenue_usd"] < 0) | (rows["country"] == "XX")
-                       | purchased.isna()).mean()  # fmt: skip
+    share_malformed = (
+        rows["user_id"].isna() | (rows["revenue_usd"] < 0) | (rows["country"] == "XX") | purchased.isna()
+    ).mean()
     assert 0.004 < share_malformed < 0.02  # configured malformed_rate is 0.01
 
 

@@ -9,6 +9,7 @@ triggerer and the simulator's live feed as background processes, and waits until
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -81,13 +82,13 @@ def local_connections() -> list:
             conn_type="sqlite",
             host=str(settings.source_db_path),
             description="Game backend (simulated): SQLite in WAL mode",
-        ),  # fmt: skip
+        ),
         Connection(
             conn_id=settings.warehouse_conn_id,
             conn_type="duckdb",
             host=str(settings.duckdb_path),
             description="DuckDB warehouse; every task opening it uses the duckdb pool",
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -110,9 +111,12 @@ def prepare() -> None:
             session.query(Connection).filter(Connection.conn_id == connection.conn_id).delete()
             session.add(connection)
         Pool.create_or_update_pool(
-            settings.duckdb_pool, slots=1, include_deferred=False, session=session,
+            settings.duckdb_pool,
+            slots=1,
+            include_deferred=False,
+            session=session,
             description="DuckDB allows one writer process: every task that opens the file runs here",
-        )  # fmt: skip
+        )
     print(f"Airflow home ready: {HOME} (connections {settings.source_conn_id}, {settings.warehouse_conn_id})")
 
 
@@ -163,9 +167,13 @@ def up() -> int:
     for name, command in SERVICES.items():
         with (logs / f"{name}.log").open("ab") as log:
             process = subprocess.Popen(
-                command, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                command,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 cwd=PROJECT_ROOT,
-            )  # fmt: skip
+            )
         pids[name] = process.pid
     PIDS.write_text(json.dumps(pids))
     print("starting " + ", ".join(SERVICES) + f" (logs in {logs}) …")
@@ -183,10 +191,8 @@ def up() -> int:
 def down() -> int:
     running = _running()
     for pid in running.values():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 30
     while _running() and time.monotonic() < deadline:
         time.sleep(0.5)

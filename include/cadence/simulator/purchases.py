@@ -20,15 +20,31 @@ from cadence.simulator.population import Population, hours_between
 PRICE_POINTS_USD = np.array([0.99, 1.99, 4.99, 9.99, 19.99, 49.99, 99.99])
 PRICE_WEIGHTS = np.array([0.35, 0.25, 0.20, 0.10, 0.06, 0.03, 0.01])
 CURRENCY_BY_COUNTRY = {
-    "US": "USD", "GB": "GBP", "DE": "EUR", "FR": "EUR", "BR": "BRL",
-    "JP": "JPY", "IN": "INR", "CA": "CAD", "AU": "AUD", "MX": "MXN",
-}  # fmt: skip
+    "US": "USD",
+    "GB": "GBP",
+    "DE": "EUR",
+    "FR": "EUR",
+    "BR": "BRL",
+    "JP": "JPY",
+    "IN": "INR",
+    "CA": "CAD",
+    "AU": "AUD",
+    "MX": "MXN",
+}
 MALFORMED_KINDS = ("null_user", "negative_revenue", "unknown_country", "bad_timestamp")
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 COLUMNS = [
-    "transaction_id", "user_id", "purchased_at", "revenue_usd", "currency", "country",
-    "platform", "status", "created_at", "updated_at",
-]  # fmt: skip
+    "transaction_id",
+    "user_id",
+    "purchased_at",
+    "revenue_usd",
+    "currency",
+    "country",
+    "platform",
+    "status",
+    "created_at",
+    "updated_at",
+]
 _PURCHASES_STREAM = 1
 
 
