@@ -74,6 +74,25 @@ class PurchasesCadence(CadenceSettings):
     dagrun_timeout: timedelta = timedelta(minutes=8)
 
 
+class SpinsCadence(CadenceSettings):
+    """The hourly spins cadence; it also builds gold."""
+
+    schedule: str = "0 * * * *"
+    lookback: timedelta = timedelta(hours=1)
+    freshness_limit: timedelta = timedelta(hours=2)
+    backfill_chunk: timedelta = timedelta(hours=1)
+    dagrun_timeout: timedelta = timedelta(minutes=60)
+
+
+class TriggerSettings(_Section):
+    """How the cadences trigger each other when the other's data is stale."""
+
+    wait_timeout: timedelta = Field(
+        default=timedelta(minutes=10), description="how long spins waits for a purchases catch-up run"
+    )
+    poke_interval: timedelta = Field(default=timedelta(seconds=15), description="deferred wait polling")
+
+
 class SimulatorSettings(_Section):
     """The game backend simulator: population, volumes and the rates of realistic imperfections."""
 
@@ -90,6 +109,12 @@ class SimulatorSettings(_Section):
     refund_max_age: timedelta = Field(default=timedelta(days=10), description="oldest purchase refunded")
     duplicate_rate: float = Field(default=0.01, ge=0, le=1, description="share delivered twice")
     malformed_rate: float = Field(default=0.01, ge=0, le=1, description="share of malformed rows")
+    spins_active_share: float = Field(
+        default=0.03, gt=0, le=1, description="share of installed users spinning in a peak hour"
+    )
+    correction_rate: float = Field(
+        default=0.02, ge=0, le=1, description="share of spins rows re-delivered with corrected totals"
+    )
     seed_days: int = Field(default=3, ge=0, le=90, description="history that `make up` seeds")
 
 
@@ -112,13 +137,25 @@ class MmpSettings(_Section):
 
     seed: int = 42
     partner_weights: dict[str, float] = {
-        "adjust": 0.30, "appsflyer": 0.35, "branch": 0.20, "kochava": 0.10, "singular": 0.05,
-    }  # fmt: skip
+        "adjust": 0.30,
+        "appsflyer": 0.35,
+        "branch": 0.20,
+        "kochava": 0.10,
+        "singular": 0.05,
+    }
     platform_weights: dict[str, float] = {"ios": 0.4, "android": 0.6}
     country_weights: dict[str, float] = {
-        "US": 0.30, "GB": 0.08, "DE": 0.09, "FR": 0.06, "BR": 0.12,
-        "JP": 0.07, "IN": 0.14, "CA": 0.05, "AU": 0.04, "MX": 0.05,
-    }  # fmt: skip
+        "US": 0.30,
+        "GB": 0.08,
+        "DE": 0.09,
+        "FR": 0.06,
+        "BR": 0.12,
+        "JP": 0.07,
+        "IN": 0.14,
+        "CA": 0.05,
+        "AU": 0.04,
+        "MX": 0.05,
+    }
     campaigns: int = Field(default=4, ge=1, le=99, description="campaigns per partner and platform")
     ctr: dict[str, float] = Field(
         default={"adjust": 0.030, "appsflyer": 0.035, "branch": 0.025, "kochava": 0.040, "singular": 0.028},
@@ -148,10 +185,12 @@ class MmpSettings(_Section):
     reinstall_price_share: float = Field(default=0.5, ge=0, le=1, description="reinstall price / CPI")
     churn_share: float = Field(default=0.35, ge=0, le=1, description="share of users who ever uninstall")
     churn_after: timedelta = Field(default=timedelta(days=14), description="churners uninstall this late")
-    reinstall_rate: float = Field(default=0.02, ge=0, le=1, description="daily reinstall chance of a churner")
+    reinstall_rate: float = Field(
+        default=0.003, ge=0, le=1, description="daily reinstall chance of a churner"
+    )
     click_delay: timedelta = Field(default=timedelta(seconds=30), description="mean impression-to-click")
     install_delay: timedelta = Field(default=timedelta(minutes=15), description="mean click-to-install")
-    chunk_size: int = Field(default=1 << 20, ge=1 << 16, le=1 << 24, description="events per chunk in memory")
+    chunk_size: int = Field(default=1 << 18, ge=1 << 16, le=1 << 24, description="events per chunk in memory")
 
     @field_validator("partner_weights", "platform_weights", "country_weights")
     @classmethod
@@ -206,6 +245,8 @@ class Settings(BaseSettings):
     max_backfill: timedelta = Field(default=timedelta(days=31), description="longest backfill range")
 
     purchases: PurchasesCadence = PurchasesCadence()
+    spins: SpinsCadence = SpinsCadence()
+    triggers: TriggerSettings = TriggerSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     quality: QualitySettings = QualitySettings()
     mmp: MmpSettings = MmpSettings()

@@ -1,0 +1,1 @@
+"""Synthetic mobile-measurement-partner (MMP) events: generator, lake writer and command line."""
