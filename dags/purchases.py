@@ -6,10 +6,15 @@ validates them with Great Expectations (valid rows → bronze Parquet, invalid r
 broken rule), records one run-log row per window, then merges the window into dbt `silver.purchases`
 (latest version of each transaction wins).
 
+Then it looks at bronze spins: when they are older than their freshness limit it triggers `spins` (without
+waiting) with the range that closes the gap; a backfill or full refresh of purchases is carried over to
+`spins` so gold follows silver. A run triggered by `spins` never triggers back.
+
 **Backfill:** trigger with `backfill_start` / `backfill_end` (UTC) to reprocess exactly that range;
 tick `is_full_refresh` to rebuild silver from the whole lake.
 """
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 from cadence.config import get_settings
 from cadence.orchestration import dag_kwargs, dbt_task_group
@@ -26,7 +31,22 @@ def purchases():
 
         return land_for_run("purchases", settings.purchases, context)
 
-    land() >> dbt_task_group(settings, "silver", select=["tag:purchases"], plan_task_id="land")
+    @task.short_circuit
+    def check_spins_freshness(**context) -> dict | None:
+        """The conf to trigger spins with (stale spins, or a backfill to carry over); None skips it."""
+        from cadence.orchestration import spins_trigger_conf
+
+        return spins_trigger_conf(context)
+
+    trigger_spins = TriggerDagRunOperator(
+        task_id="trigger_spins",
+        trigger_dag_id="spins",
+        conf="{{ ti.xcom_pull(task_ids='check_spins_freshness') }}",
+        wait_for_completion=False,
+    )
+
+    silver = dbt_task_group(settings, "silver", select=["tag:purchases"], plan_task_id="land")
+    land() >> silver >> check_spins_freshness() >> trigger_spins
 
 
 purchases()

@@ -21,3 +21,16 @@
 {% macro default__utc_timestamp(value) -%} cast('{{ value }}+00' as timestamptz) {%- endmacro %}
 
 {% macro bigquery__utc_timestamp(value) -%} timestamp('{{ value }}', 'UTC') {%- endmacro %}
+
+{#- Silver rows whose current version was landed by a batch inside this run's window: exactly what changed.
+    Without window vars everything counts as changed (a full recomputation). -#}
+{% macro changed_in_window(landed_column='landed_window_end') -%}
+    {%- set window_start = var('window_start') -%}
+    {%- set window_end = var('window_end') -%}
+    {%- if window_start and window_end -%}
+        {{ landed_column }} > cast('{{ window_start }}' as {{ dbt.type_timestamp() }})
+        and {{ landed_column }} <= cast('{{ window_end }}' as {{ dbt.type_timestamp() }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

@@ -62,6 +62,15 @@ def window_params() -> dict:
             title="Backfill end (UTC)",
             description="Reprocess source changes up to this time (exclusive). Required with a start.",
         ),
+        "triggered_by": Param(
+            None,
+            type=["null", "string"],
+            title="Triggered by",
+            description="Set when the other cadence started this run; such a run never triggers back.",
+        ),
+        "trigger_reason": Param(
+            None, type=["null", "string"], title="Trigger reason", description="Why it was triggered."
+        ),
     }
 
 
@@ -132,7 +141,8 @@ def dag_kwargs(cadence: CadenceSettings, doc_md: str | None, tags: list[str]) ->
         "params": window_params(),
         "tags": ["cadence", *tags],
         "doc_md": doc_md,
-        "render_template_as_native_obj": False,
+        # Native rendering lets a templated conf stay a dict and a templated full_refresh stay a bool.
+        "render_template_as_native_obj": True,
     }
 
 
@@ -214,4 +224,101 @@ def land_for_run(source: str, cadence: CadenceSettings, context: dict) -> dict:
         chunk=chunk,
         run_id=context["run_id"],
     )
-    return {**plan.dbt_vars(), "is_backfill": plan.is_backfill, **ingest.summarize(records)}
+    return {
+        **plan.dbt_vars(),
+        "is_backfill": plan.is_backfill,
+        "is_full_refresh": plan.is_full_refresh,
+        **ingest.summarize(records),
+    }
+
+
+def _landed_window(context: dict, land_task_id: str = "land") -> Window:
+    landed = context["ti"].xcom_pull(task_ids=land_task_id)
+    if not landed:
+        raise RuntimeError(f"task {land_task_id!r} left no window: it did not complete")
+    start, end = (
+        datetime.fromisoformat(landed[k]).replace(tzinfo=UTC) for k in ("window_start", "window_end")
+    )
+    return Window(start, end)
+
+
+def spins_trigger_conf(context: dict) -> dict | None:
+    """After purchases silver: the conf to trigger `spins` with, or None to leave it alone.
+
+    A purchases backfill or full refresh carries its range over (gold must follow silver there); a
+    scheduled run triggers spins only when bronze spins are stale, with the range that closes the gap. A
+    run that was itself triggered never triggers back.
+    """
+    from cadence import freshness
+    from cadence.config import get_settings
+
+    settings, params = get_settings(), context["params"]
+    if params.get(freshness.TRIGGERED_BY):
+        return None
+    window = _landed_window(context)
+    if params.get("is_full_refresh") or params.get("backfill_start"):
+        kind = "full refresh" if params.get("is_full_refresh") else "backfill"
+        span = f"{window.start:%Y-%m-%d %H:%M}-{window.end:%Y-%m-%d %H:%M} UTC"
+        reason = f"purchases {kind} of {span} changed silver"
+        return freshness.carried_conf("purchases", params, reason)
+    spins = freshness.check(settings, "spins_hourly", window.end, settings.spins.freshness_limit)
+    if not spins.is_stale:
+        return None
+    return freshness.catch_up_conf(
+        "purchases", spins, window.end - settings.spins.backfill_chunk, settings.max_backfill, hourly=True
+    )
+
+
+CATCH_UP_TASK, BUILD_GOLD_TASK = "catch_up_purchases", "build_gold"
+
+
+def purchases_gate(context: dict) -> str:
+    """Before gold: branch to a purchases catch-up when bronze purchases are stale, else straight to gold."""
+    from cadence import freshness
+    from cadence.config import get_settings
+
+    settings, params = get_settings(), context["params"]
+    window = _landed_window(context)
+    purchases = freshness.check(settings, "purchases", window.end, settings.purchases.freshness_limit)
+    context["ti"].xcom_push(key="freshness", value=purchases.describe())
+    if not purchases.is_stale or params.get(freshness.TRIGGERED_BY):
+        return BUILD_GOLD_TASK
+    conf = freshness.catch_up_conf("spins", purchases, window.start, settings.max_backfill, hourly=False)
+    if conf is None:
+        return BUILD_GOLD_TASK
+    context["ti"].xcom_push(key="conf", value=conf)
+    return CATCH_UP_TASK
+
+
+def gold_inputs(context: dict) -> dict:
+    """Whether gold is about to be built on fresh purchases (checked again after any catch-up wait)."""
+    from cadence import freshness
+    from cadence.config import get_settings
+
+    if context["ti"].xcom_pull(task_ids="check_purchases_freshness", key="freshness") is None:
+        raise RuntimeError("the freshness check did not run (silver failed): gold is not built")
+    settings = get_settings()
+    window = _landed_window(context)
+    purchases = freshness.check(settings, "purchases", window.end, settings.purchases.freshness_limit)
+    return {"purchases_stale": purchases.is_stale, "purchases_freshness": purchases.describe()}
+
+
+def record_gold(context: dict) -> dict:
+    """One run-log record for the gold build of this window, saying whether purchases were stale."""
+    from cadence import lake
+    from cadence.config import get_settings
+
+    settings = get_settings()
+    window = _landed_window(context)
+    inputs = context["ti"].xcom_pull(task_ids=BUILD_GOLD_TASK)
+    record = {
+        "job": "gold",
+        "window_start": window.start.isoformat(),
+        "window_end": window.end.isoformat(),
+        "status": "success",
+        "run_id": context["run_id"],
+        "built_on_stale_purchases": inputs["purchases_stale"],
+        "note": inputs["purchases_freshness"],
+    }
+    lake.write_json(lake.run_log_path(settings, "gold", window), record)
+    return record

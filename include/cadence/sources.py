@@ -130,7 +130,66 @@ def purchases_spec(settings: Settings) -> SourceSpec:
     )
 
 
-SPECS = {"purchases": purchases_spec}
+def spins_spec(settings: Settings) -> SourceSpec:
+    q = settings.quality
+    return SourceSpec(
+        name="spins_hourly",
+        table="spins_hourly",
+        change_column="updated_at",
+        order_by=["updated_at", "app_hour", "user_id", "country"],
+        schema=pa.schema(
+            [
+                ("app_hour", TIMESTAMP),
+                ("user_id", pa.string()),
+                ("country", pa.string()),
+                ("total_spins", pa.float64()),  # real hand-offs carry fractional spins: never round them
+                ("coins_bet", pa.int64()),
+                ("coins_won", pa.int64()),
+                ("created_at", TIMESTAMP),
+                ("updated_at", TIMESTAMP),
+            ]
+        ),
+        rules=[
+            *_not_null_rules(
+                "app_hour",
+                "user_id",
+                "country",
+                "total_spins",
+                "coins_bet",
+                "coins_won",
+                "created_at",
+                "updated_at",
+            ),
+            *_timestamp_rules("app_hour", "created_at", "updated_at"),
+            Rule(
+                "app_hour is not on the hour",
+                "ExpectColumnValuesToMatchRegex",
+                {"column": "app_hour", "regex": r":00:00Z$"},
+            ),
+            *[
+                Rule(
+                    f"{column} is negative",
+                    "ExpectColumnValuesToBeBetween",
+                    {"column": column, "min_value": 0},
+                )
+                for column in ("total_spins", "coins_bet", "coins_won")
+            ],
+            Rule(
+                "country not allowed",
+                "ExpectColumnValuesToBeInSet",
+                {"column": "country", "value_set": list(q.countries)},
+            ),
+            Rule(
+                "duplicate delivery of (app_hour, user_id, country, updated_at)",
+                "ExpectCompoundColumnsToBeUnique",
+                {"column_list": ["app_hour", "user_id", "country", "updated_at"]},
+                keep_first=True,
+            ),
+        ],
+    )
+
+
+SPECS = {"purchases": purchases_spec, "spins_hourly": spins_spec}
 
 
 def get_spec(name: str, settings: Settings) -> SourceSpec:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from cadence.config import Settings
-from cadence.simulator import purchases
+from cadence.simulator import purchases, spins
 from cadence.simulator.population import build_population
 
 SCHEMA = [
@@ -25,6 +25,11 @@ SCHEMA = [
         country text, platform text, status text, created_at text, updated_at text not null)""",
     "create index if not exists purchases_updated_at on purchases (updated_at)",
     "create index if not exists purchases_transaction_id on purchases (transaction_id)",
+    """create table if not exists spins_hourly (
+        app_hour text, user_id text, country text, total_spins numeric, coins_bet integer,
+        coins_won integer, created_at text, updated_at text not null)""",
+    "create index if not exists spins_hourly_updated_at on spins_hourly (updated_at)",
+    "create index if not exists spins_hourly_key on spins_hourly (app_hour, user_id, country)",
     """create table if not exists simulator_state (
         stream text primary key, started_at text not null, applied_until text not null)""",
 ]
@@ -50,6 +55,14 @@ STREAMS = {
         update_columns=["status", "updated_at"],
         generate=purchases.generate,
         max_change_delay=purchases.max_change_delay,
+    ),
+    "spins_hourly": Stream(
+        name="spins_hourly",
+        columns=spins.COLUMNS,
+        key=spins.KEY,
+        update_columns=["total_spins", "coins_bet", "updated_at"],
+        generate=spins.generate,
+        max_change_delay=spins.max_change_delay,
     ),
 }
 

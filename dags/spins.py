@@ -1,0 +1,74 @@
+"""
+### spins — hourly, and gold
+
+Extracts hourly spin totals changed in the data interval (plus lookback), validates them with Great
+Expectations (bronze / quarantine / run log), merges them into dbt `silver.spins_hourly`, then builds gold
+(`aggregated_final_table`, `aggregated_daily_table`) for exactly the user-days whose silver rows changed.
+
+Before gold it checks bronze purchases: when they are stale it triggers `purchases` for the missing range
+and waits (deferred, with a timeout), so gold does not merge stale purchases. If purchases cannot catch
+up, gold is built anyway and the run log says it was built on stale purchases. A run triggered by
+`purchases` never triggers back.
+
+**Backfill:** `backfill_start` / `backfill_end` (UTC) reprocess exactly that range through bronze, silver
+and gold in one run; `is_full_refresh` rebuilds silver and gold from the whole lake.
+"""
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import TriggerRule, dag, task
+from cadence.config import get_settings
+from cadence.orchestration import BUILD_GOLD_TASK, CATCH_UP_TASK, dag_kwargs, dbt_task_group
+
+settings = get_settings()
+
+
+@dag(**dag_kwargs(settings.spins, __doc__, tags=["spins", "hourly", "gold"]))
+def spins():
+    @task
+    def land(**context) -> dict:
+        """Extract → validate → bronze/quarantine → run log, for this run's window."""
+        from cadence.orchestration import land_for_run
+
+        return land_for_run("spins_hourly", settings.spins, context)
+
+    @task.branch
+    def check_purchases_freshness(**context) -> str:
+        """Catch purchases up first when their bronze is stale; otherwise build gold now."""
+        from cadence.orchestration import purchases_gate
+
+        return purchases_gate(context)
+
+    catch_up_purchases = TriggerDagRunOperator(
+        task_id=CATCH_UP_TASK,
+        trigger_dag_id="purchases",
+        conf="{{ ti.xcom_pull(task_ids='check_purchases_freshness', key='conf') }}",
+        wait_for_completion=True,
+        deferrable=True,
+        poke_interval=int(settings.triggers.poke_interval.total_seconds()),
+        execution_timeout=settings.triggers.wait_timeout,
+        retries=0,
+    )
+
+    @task(task_id=BUILD_GOLD_TASK, trigger_rule=TriggerRule.ALL_DONE)
+    def build_gold(**context) -> dict:
+        """Runs after a catch-up whatever its outcome; re-checks purchases so the run log can tell."""
+        from cadence.orchestration import gold_inputs
+
+        return gold_inputs(context)
+
+    @task
+    def log_gold(**context) -> dict:
+        """Run-log record for gold: built, and whether on stale purchases."""
+        from cadence.orchestration import record_gold
+
+        return record_gold(context)
+
+    silver = dbt_task_group(settings, "silver", select=["tag:spins"], plan_task_id="land")
+    gold = dbt_task_group(settings, "gold", select=["tag:gold"], plan_task_id="land")
+    gate = check_purchases_freshness()
+    ready = build_gold()
+    land() >> silver >> gate >> [catch_up_purchases, ready]
+    catch_up_purchases >> ready >> gold >> log_gold()
+
+
+spins()

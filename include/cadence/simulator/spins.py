@@ -1,0 +1,98 @@
+"""Hourly spin activity as the game backend delivers it, imperfections included.
+
+Each app hour is generated from its own random stream, like purchases. A row (app_hour x user x country)
+reaches the database after its hour closes; some arrive hours late; some are re-delivered later with
+corrected totals (same key, newer ``updated_at``); a few are malformed (negative spins, null user, an
+app_hour that is not on the hour).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from cadence.config import SimulatorSettings
+from cadence.simulator.population import Population, hours_between
+from cadence.simulator.purchases import format_ts, hourly_rhythm
+
+COLUMNS = [
+    "app_hour", "user_id", "country", "total_spins", "coins_bet", "coins_won", "created_at", "updated_at",
+]  # fmt: skip
+KEY = ["app_hour", "user_id", "country"]
+BET_SIZES = np.array([10, 20, 50, 100])
+RETURN_TO_PLAYER = 0.92  # the slot machine pays back 92% of coins bet on average
+_SPINS_STREAM = 2
+
+
+def generate_hour(hour: datetime, population: Population, settings: SimulatorSettings) -> pd.DataFrame:
+    """All versions of the spins rows of one app hour, with an ``op`` column (insert/update)."""
+    rng = np.random.default_rng([settings.seed, _SPINS_STREAM, int(hour.timestamp()) // 3600])
+    installed = population.installed_before(hour)
+    expected = installed * settings.spins_active_share * hourly_rhythm(hour.hour)
+    n = min(int(rng.poisson(expected)), installed)
+    if n == 0:
+        return pd.DataFrame(columns=[*COLUMNS, "op"])
+
+    users = np.sort(rng.choice(installed, n, replace=False))
+    spins = rng.poisson(30, n) + 1
+    coins_bet = spins * BET_SIZES[rng.integers(0, len(BET_SIZES), n)]
+    coins_won = np.round(coins_bet * rng.gamma(20, RETURN_TO_PLAYER / 20, n)).astype("int64")
+    closed = pd.Timestamp(hour) + pd.Timedelta(hours=1)
+    is_late = rng.random(n) < settings.late_rate
+    delay_s = np.where(
+        is_late,
+        rng.integers(3600, max(3601, int(settings.late_max.total_seconds())), n),
+        rng.integers(5, 600, n),
+    )
+    created = pd.Series(closed + pd.to_timedelta(delay_s, unit="s"))
+    rows = pd.DataFrame(
+        {
+            "app_hour": f"{hour:%Y-%m-%dT%H:00:00Z}",
+            "user_id": population.user_id[users],
+            "country": population.country[users],
+            "total_spins": spins.astype("float64"),
+            "coins_bet": coins_bet,
+            "coins_won": coins_won,
+            "created_at": format_ts(created),
+            "updated_at": format_ts(created),
+        }
+    )
+
+    malformed = rng.random(n) < settings.malformed_rate
+    kind = rng.choice(3, n)
+    rows.loc[malformed & (kind == 0), "total_spins"] = -rows["total_spins"]
+    rows.loc[malformed & (kind == 1), "user_id"] = None
+    rows.loc[malformed & (kind == 2), "app_hour"] = f"{hour:%Y-%m-%dT%H}:{17 + hour.hour:02d}:00Z"
+
+    inserts = rows.assign(op="insert")
+    duplicates = inserts[rng.random(n) < settings.duplicate_rate]
+    corrected = (rng.random(n) < settings.correction_rate) & ~malformed
+    extra = rng.poisson(3, n) + 1
+    corrections = rows[corrected].assign(
+        total_spins=rows["total_spins"][corrected] + extra[corrected],
+        coins_bet=rows["coins_bet"][corrected] + extra[corrected] * 10,
+        updated_at=format_ts(
+            created[corrected] + pd.to_timedelta(rng.integers(600, 6 * 3600, n)[corrected], "s")
+        ),
+        op="update",
+    )
+    return pd.concat([inserts, duplicates, corrections], ignore_index=True)
+
+
+def generate(
+    start: datetime, end: datetime, population: Population, settings: SimulatorSettings
+) -> pd.DataFrame:
+    """Every version of spins rows whose app hour falls in [start, end), in change-time order."""
+    frames = [generate_hour(hour, population, settings) for hour in hours_between(start, end)]
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return pd.DataFrame(columns=[*COLUMNS, "op"])
+    versions = pd.concat(frames, ignore_index=True)
+    return versions.sort_values(["updated_at", "app_hour", "user_id"], kind="stable", ignore_index=True)
+
+
+def max_change_delay(settings: SimulatorSettings) -> timedelta:
+    """How long after its app hour a spins row can still change (late arrival plus a correction)."""
+    return settings.late_max + timedelta(hours=8)
