@@ -4,6 +4,9 @@
 pool, seeds the source database with recent history, then starts api-server, scheduler, dag-processor,
 triggerer and the simulator's live feed as background processes, and waits until the UI answers.
 ``down`` stops them. Everything is idempotent: a second ``up`` reuses the home and starts in seconds.
+
+The environment, preparation and process start-up are shared with :mod:`cadence.stack`, which runs the same
+stack in a temporary home on another port for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -20,62 +23,73 @@ import time
 import urllib.request
 from pathlib import Path
 
-from cadence.config import PROJECT_ROOT, get_settings
+from cadence.config import PROJECT_ROOT, Settings, get_settings, load_settings
 
 HOME = Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
 PIDS = HOME / "cadence-pids.json"
 PORT = int(os.environ.get("CADENCE_UI_PORT", "8080"))
 USERNAME, PASSWORD = "admin", "admin"
-SERVICES = {
-    "api-server": ["airflow", "api-server", "--port", str(PORT)],
-    "scheduler": ["airflow", "scheduler"],
-    "dag-processor": ["airflow", "dag-processor"],
-    "triggerer": ["airflow", "triggerer"],
-    "simulator": ["cadence-simulate", "run", "--every", "60"],
-}
 
 
-def _secret(name: str) -> str:
+def service_commands(port: int = PORT) -> dict[str, list[str]]:
+    """The long-running processes of the stack, by name (the api-server listens on ``port``)."""
+    return {
+        "api-server": ["airflow", "api-server", "--port", str(port)],
+        "scheduler": ["airflow", "scheduler"],
+        "dag-processor": ["airflow", "dag-processor"],
+        "triggerer": ["airflow", "triggerer"],
+        "simulator": ["cadence-simulate", "run", "--every", "60"],
+    }
+
+
+SERVICES = service_commands()
+
+
+def _secret(name: str, home: Path = HOME) -> str:
     """A per-install random secret kept in the Airflow home, so every process agrees on it."""
-    path = HOME / f".{name}"
+    path = home / f".{name}"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 
-def airflow_environment() -> dict[str, str]:
-    """The Airflow configuration of the local stack, as environment variables for every process."""
-    settings = get_settings()
+def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | None = None) -> dict[str, str]:
+    """The Airflow configuration of the local stack, as environment variables for every process.
+
+    ``home``, ``port`` and ``data_dir`` default to the `make up` stack (AIRFLOW_HOME, CADENCE_UI_PORT,
+    CADENCE_DATA_DIR); :mod:`cadence.stack` passes its own to run a second stack beside it.
+    """
+    settings = get_settings() if data_dir is None else load_settings(data_dir=data_dir)
     bin_dir = Path(sys.executable).parent
     return {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "AIRFLOW_HOME": str(HOME),
+        "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",  # four worker processes: enough for the cadences, light on RAM
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(HOME / "passwords.json"),
-        "AIRFLOW__API_AUTH__JWT_SECRET": _secret("jwt_secret"),
-        "AIRFLOW__API__SECRET_KEY": _secret("api_secret"),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{PORT}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret("jwt_secret", home),
+        "AIRFLOW__API__SECRET_KEY": _secret("api_secret", home),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "DO_NOT_TRACK": "1",
         "SCARF_NO_ANALYTICS": "true",
         "CADENCE_DATA_DIR": str(settings.data_dir),
-        **{f"AIRFLOW_CONN_{c.conn_id.upper()}": c.as_json() for c in local_connections()},
+        **{f"AIRFLOW_CONN_{c.conn_id.upper()}": c.as_json() for c in local_connections(settings)},
     }
 
 
-def local_connections() -> list:
+def local_connections(settings: Settings | None = None) -> list:
     """The local stack's connections. Every process gets them as AIRFLOW_CONN_* variables (the CLI and
     the live feed cannot read the metadata DB through the Task SDK); they are stored in the DB too, so the
     UI lists them."""
     from airflow.models import Connection
 
-    settings = get_settings()
+    settings = settings or get_settings()
     return [
         Connection(
             conn_id=settings.source_conn_id,
@@ -121,10 +135,10 @@ def prepare() -> None:
 
 
 def seed_source() -> None:
-    """First start: create recent history. Later starts: catch the source up to now."""
+    """Create recent history for every stream not started yet, and catch the others up to now."""
     from cadence.simulator import cli
 
-    cli.main(["tick"] if get_settings().source_db_path.exists() else ["seed"])
+    cli.main(["seed"])
 
 
 def _running() -> dict[str, int]:
@@ -140,8 +154,9 @@ def _running() -> dict[str, int]:
     return alive
 
 
-def _wait_for_health(timeout: float = 120) -> bool:
-    url = f"http://localhost:{PORT}/api/v2/monitor/health"
+def wait_for_health(port: int = PORT, timeout: float = 120) -> bool:
+    """Wait until the api-server on ``port`` answers its health endpoint."""
+    url = f"http://localhost:{port}/api/v2/monitor/health"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -160,24 +175,11 @@ def up() -> int:
         return 0
     prepare()
     seed_source()
-    environment = {**os.environ, **airflow_environment()}
     logs = HOME / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    pids = {}
-    for name, command in SERVICES.items():
-        with (logs / f"{name}.log").open("ab") as log:
-            process = subprocess.Popen(
-                command,
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=PROJECT_ROOT,
-            )
-        pids[name] = process.pid
-    PIDS.write_text(json.dumps(pids))
+    processes = start_services(SERVICES, {**os.environ, **airflow_environment()}, logs)
+    PIDS.write_text(json.dumps({name: process.pid for name, process in processes.items()}))
     print("starting " + ", ".join(SERVICES) + f" (logs in {logs}) …")
-    if not _wait_for_health():
+    if not wait_for_health():
         print(f"Airflow did not become healthy in time; see {logs}/api-server.log", file=sys.stderr)
         return 1
     print(
@@ -186,6 +188,26 @@ def up() -> int:
         f"  Stop with `make down`.\n"
     )
     return 0
+
+
+def start_services(
+    commands: dict[str, list[str]], environment: dict[str, str], logs: Path
+) -> dict[str, subprocess.Popen]:
+    """Start each command in its own session (so its process group can be stopped as a whole), appending
+    its output to ``logs/<name>.log``."""
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = {}
+    for name, command in commands.items():
+        with (logs / f"{name}.log").open("ab") as log:
+            processes[name] = subprocess.Popen(
+                command,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=PROJECT_ROOT,
+            )
+    return processes
 
 
 def down() -> int:

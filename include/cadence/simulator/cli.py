@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     hook = source.source_hook(settings)
     while True:
         until = getattr(args, "until", None) or datetime.now(UTC)
+        for stream in args.streams:  # a stream added since the simulation began starts with recent history
+            source.start(hook, stream, until - timedelta(days=settings.simulator.seed_days))
         _print_summary({s: source.tick(hook, settings, s, until) for s in args.streams})
         if args.command == "tick":
             return 0
