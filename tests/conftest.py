@@ -95,11 +95,12 @@ def load_dag(airflow_db):
 def run_dag(load_dag):
     """Run one DAG run in-process with dag.test() and return it."""
 
-    def _run(dag_id: str, logical_date: datetime, conf: dict | None = None):
-        forget_runs(dag_id)  # otherwise dag.test() finds the finished run of an earlier test and skips
+    def _run(dag_id: str, logical_date: datetime, conf: dict | None = None, mark_success: str | None = None):
+        forget_runs()  # otherwise dag.test() finds the finished run of an earlier test and skips
         environment = dict(os.environ)
         try:
-            return load_dag(dag_id).test(logical_date=logical_date, run_conf=conf)
+            dag = load_dag(dag_id)
+            return dag.test(logical_date=logical_date, run_conf=conf, mark_success_pattern=mark_success)
         finally:
             release_dbt_duckdb()
             # In-process tasks (Cosmos exports the dbt env) must not leak variables into the next test.
@@ -109,13 +110,15 @@ def run_dag(load_dag):
     return _run
 
 
-def forget_runs(dag_id: str) -> None:
+def forget_runs(dag_id: str | None = None) -> None:
+    """Drop the DAG runs of earlier tests (all of them, or one DAG's) from the session's Airflow DB."""
     from airflow.models import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import delete
 
+    statement = delete(DagRun) if dag_id is None else delete(DagRun).where(DagRun.dag_id == dag_id)
     with create_session() as session:
-        session.execute(delete(DagRun).where(DagRun.dag_id == dag_id))
+        session.execute(statement)
 
 
 def release_dbt_duckdb() -> None:

@@ -88,3 +88,21 @@ def test_a_backfill_processes_exactly_its_range():
 def test_bad_backfill_conf_is_refused_with_a_clear_message(params, message):
     with pytest.raises(RunConfError, match=message):
         _plan(**params)
+
+
+@pytest.mark.parametrize(
+    ("cadence", "triggered_at", "interval"),
+    [
+        ("spins", datetime(2026, 3, 10, 20, 48, 57, tzinfo=UTC), ("19:00", "20:00")),
+        ("spins", datetime(2026, 3, 10, 20, 0, tzinfo=UTC), ("19:00", "20:00")),
+        ("purchases", datetime(2026, 3, 10, 20, 52, 1, tzinfo=UTC), ("20:45", "20:50")),
+    ],
+)
+def test_a_manual_run_without_logical_date_takes_the_latest_complete_interval(
+    cadence, triggered_at, interval
+):
+    from cadence.orchestration import latest_interval
+
+    start, end = latest_interval(getattr(load_settings(), cadence), triggered_at)
+    assert (f"{start:%H:%M}", f"{end:%H:%M}") == interval
+    assert start.tzinfo is not None and end <= triggered_at

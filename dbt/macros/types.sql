@@ -11,3 +11,27 @@
 {% macro safe_divide(numerator, denominator) -%}
     ({{ numerator }}) / nullif(({{ denominator }}), 0)
 {%- endmacro %}
+
+{#- The relation when it exists, else an empty select with the given columns. Gold may be built before
+    the other cadence ever ran (purchases could not catch up): its side is then empty, not an error, and
+    the run log says gold was built on stale purchases. -#}
+{% macro relation_or_empty(relation, columns) -%}
+    {%- if execute and load_relation(relation) is none -%}
+        (select
+        {%- for name, type in columns.items() %}
+            cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+        where 1 = 0)
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The silver purchases columns gold reads, for relation_or_empty. -#}
+{% macro silver_purchases_columns() -%}
+    {{ return({
+        'user_id': dbt.type_string(), 'country': dbt.type_string(), 'status': dbt.type_string(),
+        'net_revenue_usd': cadence.money_type(), 'purchase_hour': dbt.type_timestamp(),
+        'landed_window_end': dbt.type_timestamp(),
+    }) }}
+{%- endmacro %}

@@ -170,11 +170,18 @@ def _profile_config(settings: Settings):
     return ProfileConfig(profile_name="cadence", target_name=settings.warehouse, profile_mapping=mapping)
 
 
-def dbt_task_group(settings: Settings, group_id: str, select: list[str], plan_task_id: str):
+def dbt_task_group(
+    settings: Settings,
+    group_id: str,
+    select: list[str],
+    plan_task_id: str,
+    extra_vars: tuple[str, ...] = (),
+):
     """A Cosmos task group building ``select`` (models and their tests, one `dbt build` task per model).
 
     The window comes from the XCom of ``plan_task_id`` (a :meth:`RunPlan.dbt_vars` dict), so dbt processes
-    exactly the window the ingest task landed. Every task uses the one-slot DuckDB pool.
+    exactly the window the ingest task landed; ``extra_vars`` names further keys of that XCom passed on as
+    dbt vars of the same name. Every task uses the one-slot DuckDB pool.
     """
     from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
@@ -192,7 +199,11 @@ def dbt_task_group(settings: Settings, group_id: str, select: list[str], plan_ta
         profile_config=_profile_config(settings),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
         render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST, select=select, test_behavior=TestBehavior.BUILD
+            load_method=LoadMode.DBT_MANIFEST,
+            select=select,
+            test_behavior=TestBehavior.BUILD,
+            # A test over several models (hourly vs daily gold) runs once all of them are built.
+            should_detach_multiple_parents_tests=True,
         ),
         operator_args={
             "pool": settings.duckdb_pool,
@@ -201,9 +212,26 @@ def dbt_task_group(settings: Settings, group_id: str, select: list[str], plan_ta
             "vars": {
                 "window_start": "{{ " + window + "['window_start'] }}",
                 "window_end": "{{ " + window + "['window_end'] }}",
+                **{name: "{{ " + window + f"[{name!r}] }}}}" for name in extra_vars},
             },
         },
     )
+
+
+def latest_interval(cadence: CadenceSettings, moment: datetime) -> tuple[datetime, datetime]:
+    """The cadence's latest complete interval ending at or before ``moment``."""
+    from croniter import croniter
+
+    end = croniter(cadence.schedule, moment + timedelta(microseconds=1)).get_prev(datetime)
+    return croniter(cadence.schedule, end).get_prev(datetime), end
+
+
+def run_interval(context: dict, cadence: CadenceSettings) -> tuple[datetime, datetime]:
+    """The run's data interval; a manual run without a logical date (Airflow 3) has none, so it gets the
+    latest complete interval of the cadence before it was triggered."""
+    if context.get("data_interval_start") is not None:
+        return context["data_interval_start"], context["data_interval_end"]
+    return latest_interval(cadence, _plain_utc(context["dag_run"].run_after))
 
 
 def land_for_run(source: str, cadence: CadenceSettings, context: dict) -> dict:
@@ -212,9 +240,7 @@ def land_for_run(source: str, cadence: CadenceSettings, context: dict) -> dict:
     from cadence.config import get_settings
 
     settings = get_settings()
-    plan = plan_run(
-        context["params"], context["data_interval_start"], context["data_interval_end"], cadence, settings
-    )
+    plan = plan_run(context["params"], *run_interval(context, cadence), cadence, settings)
     chunk = cadence.backfill_chunk if plan.is_backfill else plan.window.end - plan.window.start
     records = ingest.ingest(
         settings,

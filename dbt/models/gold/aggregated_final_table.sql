@@ -34,7 +34,7 @@ spins as (
 purchases as (
 
     select purchases.*
-    from {{ ref('purchases') }} as purchases
+    from {{ cadence.relation_or_empty(ref('purchases'), cadence.silver_purchases_columns()) }} as purchases
     {% if is_incremental() %}
     inner join changed_user_days
         on purchases.user_id = changed_user_days.user_id

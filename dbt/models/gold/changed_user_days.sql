@@ -10,7 +10,7 @@ with
 changed_purchases as (
 
     select user_id, cast(purchase_hour as date) as activity_date
-    from {{ ref('purchases') }}
+    from {{ cadence.relation_or_empty(ref('purchases'), cadence.silver_purchases_columns()) }} as purchases
     where {{ cadence.changed_in_window('landed_window_end') }}
 
 ),

@@ -8,7 +8,8 @@
 
 {#- One row per transaction: the latest version wins, however old the transaction is. An incremental run
     reads only the bronze batches of its window and compares them with the stored row of the same
-    transactions, so an older version replayed by a backfill never overwrites a newer one. -#}
+    transactions, so an older version replayed by a backfill never overwrites a newer one. The same version
+    delivered again (a lookback re-reads it) keeps the window it first landed in, so reruns change nothing. -#}
 
 with
 
@@ -84,7 +85,7 @@ ranked as (
         *,
         row_number() over (
             partition by transaction_id
-            order by updated_at desc, landed_window_end desc
+            order by updated_at desc, landed_window_end asc
         ) as version_rank
     from candidates
 

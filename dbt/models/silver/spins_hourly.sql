@@ -78,7 +78,7 @@ ranked as (
         *,
         row_number() over (
             partition by app_hour, user_id, country
-            order by updated_at desc, landed_window_end desc
+            order by updated_at desc, landed_window_end asc
         ) as version_rank
     from candidates
 
