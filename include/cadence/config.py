@@ -84,6 +84,52 @@ class SpinsCadence(CadenceSettings):
     dagrun_timeout: timedelta = timedelta(minutes=60)
 
 
+class MmpCadence(CadenceSettings):
+    """The MMP cadence (hourly by default; ``CADENCE_MMP_CADENCE__SCHEDULE='0 0 * * *'`` for daily).
+
+    Each window is one file: a backfill lands whole schedule intervals, the same files the schedule writes,
+    validated ``backfill_chunk`` at a time. Generated events have no change time, so nothing is re-read.
+    """
+
+    schedule: str = "0 * * * *"
+    lookback: timedelta = timedelta(0)
+    freshness_limit: timedelta = timedelta(hours=2)
+    backfill_chunk: timedelta = timedelta(days=7)  # one validation per week of windows (~20k events)
+    dagrun_timeout: timedelta = timedelta(minutes=60)
+
+
+class DailyKpisCadence(CadenceSettings):
+    """The daily KPIs cadence: installs, last activity, the daily user panel, daily KPIs and monitoring.
+
+    Each scheduled run recomputes its data-interval day and the ``trailing_days`` before it, so late data
+    settles; a backfill recomputes exactly its range. ``lookback`` always equals ``trailing_days``.
+    """
+
+    schedule: str = "0 0 * * *"
+    trailing_days: int = Field(default=3, ge=0, le=31, description="days before the interval recomputed")
+    lookback: timedelta = Field(default=timedelta(days=3), description="set by trailing_days")
+    freshness_limit: timedelta = timedelta(days=2)
+    backfill_chunk: timedelta = timedelta(days=1)
+    dagrun_timeout: timedelta = timedelta(hours=2)
+    gold_wait: timedelta = Field(
+        default=timedelta(hours=1), description="longest wait for gold to cover the run's days"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lookback_from_trailing_days(cls, data: object) -> object:
+        days = data.get("trailing_days") if isinstance(data, dict) else None
+        if "lookback" not in (data or {}) and str(days).strip().lstrip("-").isdigit():
+            data = {**data, "lookback": timedelta(days=int(days))}  # a bad value: the field reports it
+        return data
+
+    @model_validator(mode="after")
+    def _lookback_is_trailing_days(self) -> DailyKpisCadence:
+        if self.lookback != timedelta(days=self.trailing_days):
+            raise ValueError(f"set trailing_days, not lookback (lookback {self.lookback})")
+        return self
+
+
 class TriggerSettings(_Section):
     """How the cadences trigger each other when the other's data is stale."""
 
@@ -116,6 +162,20 @@ class SimulatorSettings(_Section):
         default=0.02, ge=0, le=1, description="share of spins rows re-delivered with corrected totals"
     )
     seed_days: int = Field(default=3, ge=0, le=90, description="history that `make up` seeds")
+    spike_day: date | None = Field(
+        default=None, description="UTC day whose purchase rate is multiplied by spike_factor (a test spike)"
+    )
+    spike_factor: float = Field(default=3.0, ge=0, description="purchase rate factor on spike_day; 0: outage")
+
+
+class WorkbookSettings(_Section):
+    """The manual import of a MOC-style Excel workbook (``cadence.workbook``)."""
+
+    dagrun_timeout: timedelta = Field(default=timedelta(minutes=60), description="longest import run")
+    retries: int = Field(default=1, ge=0, le=10, description="retries of a failed task (a bad file never)")
+    retry_delay: timedelta = timedelta(minutes=1)
+    max_range: timedelta = Field(default=timedelta(days=92), description="longest range one import covers")
+    max_rows: int = Field(default=2_000_000, gt=0, description="most data rows a sheet may have")
 
 
 class QualitySettings(_Section):
@@ -227,6 +287,44 @@ class MmpSettings(_Section):
         return hash(self.model_dump_json())
 
 
+class MonitoringSettings(_Section):
+    """KPI anomaly and pipeline-health monitoring: where the rules are, what counts as unhealthy, who hears.
+
+    The KPI rules themselves are YAML (``kpi_rules_path``, by default ``cadence/kpi_rules.yaml``). A job of
+    ``job_cadences`` is stale when its newest successful window ended more than cadence x
+    ``health_tolerance`` before the check. Slack / SMTP are used only when their connection id is set.
+    """
+
+    kpi_rules_path: Path | None = Field(default=None, description="KPI rules YAML (default: packaged)")
+    job_cadences: dict[str, timedelta] = Field(
+        default={
+            "purchases": timedelta(minutes=5),
+            "spins_hourly": timedelta(hours=1),
+            "gold": timedelta(hours=1),
+        },
+        description="run-log jobs pipeline health expects, with how often each lands a window",
+    )
+    health_tolerance: float = Field(default=3.0, ge=1, description="stale after cadence x this")
+    max_quarantine_share: float = Field(
+        default=0.05, ge=0, le=1, description="largest share of extracted rows quarantined in a day"
+    )
+    quarantine_severity: Literal["warn", "error"] = "warn"
+    slack_conn_id: str | None = Field(default=None, description="Slack incoming-webhook connection")
+    smtp_conn_id: str | None = Field(default=None, description="SMTP connection for e-mail alerts")
+    email_to: tuple[str, ...] = Field(default=(), description="recipients of e-mail alerts")
+
+    @field_validator("job_cadences")
+    @classmethod
+    def _positive_cadences(cls, value: dict[str, timedelta]) -> dict[str, timedelta]:
+        for job, cadence in value.items():
+            if cadence <= timedelta(0):
+                raise ValueError(f"cadence of job {job!r} must be greater than zero, got {cadence}")
+        return value
+
+    def __hash__(self) -> int:  # dict fields are unhashable; this keeps Settings usable as a cache key
+        return hash(self.model_dump_json())
+
+
 class Settings(BaseSettings):
     """All of Cadence's configuration. Build it with :func:`get_settings`."""
 
@@ -246,10 +344,14 @@ class Settings(BaseSettings):
 
     purchases: PurchasesCadence = PurchasesCadence()
     spins: SpinsCadence = SpinsCadence()
+    daily_kpis: DailyKpisCadence = DailyKpisCadence()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    mmp_cadence: MmpCadence = MmpCadence()
     triggers: TriggerSettings = TriggerSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     quality: QualitySettings = QualitySettings()
     mmp: MmpSettings = MmpSettings()
+    workbook: WorkbookSettings = WorkbookSettings()
 
     @model_validator(mode="after")
     def _default_lake(self) -> Settings:
