@@ -1,0 +1,36 @@
+"""
+### mmp — hourly (configurable): synthetic MMP events → marketing marts
+
+Generates the mobile-measurement-partner events (impressions, clicks, installs, reinstalls) of the data
+interval, validates them with Great Expectations (valid events → `mmp/events` JSONL in the lake, invalid ones
+→ quarantine with the broken rule), records one run-log row per window (job `mmp`), then builds the dbt
+`mmp` models: typed, deduplicated staging → period totals at day / ISO week / month grains (only the
+periods the window touched) → installs, CTR and CPI marts, and the reconciliation of MMP installs against
+first-seen game users.
+
+**Backfill:** `backfill_start` / `backfill_end` (UTC) land every schedule interval of that range (the same
+files the schedule writes) and recompute the periods they touch; `is_full_refresh` rebuilds the models from
+the whole lake.
+"""
+
+from airflow.sdk import dag, task
+from cadence.config import get_settings
+from cadence.orchestration import dag_kwargs, dbt_task_group
+
+settings = get_settings()
+
+
+@dag(**dag_kwargs(settings.mmp_cadence, __doc__, tags=["mmp", "marketing"]))
+def mmp():
+    @task
+    def land(**context) -> dict:
+        """Generate → validate → lake/quarantine → run log, for every window of this run."""
+        from cadence.mmp.pipeline import land_for_run
+
+        return land_for_run(context)
+
+    marts = dbt_task_group(settings, "marts", select=["path:models/mmp"], plan_task_id="land")
+    land() >> marts
+
+
+mmp()
