@@ -1,0 +1,117 @@
+"""
+### daily_kpis — daily KPIs, KPI anomaly monitoring, pipeline health
+
+Waits (at most an hour) until gold covers its day, then runs dbt over silver/gold (it ingests nothing)
+for its data-interval day and the trailing days before it, so late data settles:
+`kpis.daily_user_panel` (per user per day: events, coins added, revenue), `kpis.installs` (first day
+seen, never moves later), `kpis.last_activity` and `kpis.daily_kpis` (DAU, new installs, paying users,
+revenue, ARPDAU, ARPPU, spins per DAU, D1/D7 retention; overall and per country x platform), then writes
+its run-log record.
+
+Then two monitors, each a dbt model plus a check task:
+- **KPI anomalies** → `ops.kpi_anomalies`: the rules of `include/cadence/kpi_rules.yaml` (day over day,
+  z-score over a trailing baseline, minimum volume, severity) on every recomputed day;
+- **pipeline health** → `ops.pipeline_health`: per run-log job, stale / never ran / last run failed /
+  too much quarantined.
+
+Every verdict is stored, healthy ones too. A check task logs them, notifies (log; Slack / e-mail when
+configured) and turns red on an error-severity alert; warnings only notify.
+
+**Backfill:** `backfill_start` / `backfill_end` (UTC) recompute exactly those days; `is_full_refresh`
+rebuilds the KPI tables from gold. **Dry run:** `dry_run` renders the monitoring SQL for the run's days
+into the task log and executes nothing (as `python -m cadence.monitoring kpis --day … --dry-run` does).
+"""
+
+from datetime import timedelta
+
+from airflow.sdk import Param, TriggerRule, dag, task
+from cadence.config import get_settings
+from cadence.monitoring.daily import HEALTH_VARS, KPI_VARS
+from cadence.orchestration import dag_kwargs, dbt_task_group
+
+settings = get_settings()
+kwargs = dag_kwargs(settings.daily_kpis, __doc__, tags=["kpis", "daily", "monitoring"])
+kwargs["params"]["dry_run"] = Param(
+    False,
+    type="boolean",
+    title="Dry run",
+    description="Render the monitoring SQL for the run's days into the task log; execute nothing.",
+)
+
+
+@dag(**kwargs)
+def daily_kpis():
+    @task
+    def plan(**context) -> dict:
+        """Validate the conf; the run's days, the recomputed days, the rules and health vars for dbt."""
+        from cadence.monitoring.daily import plan_for_run
+
+        return plan_for_run(context)
+
+    @task
+    def render_monitoring_sql(**context) -> dict:
+        """Dry run only: log the SQL both monitors would run (skipped otherwise)."""
+        from cadence.monitoring.daily import render_for_run
+
+        return render_for_run(context)
+
+    @task.short_circuit
+    def execute(**context) -> bool:
+        """Not a dry run: build and monitor (a dry run skips everything below)."""
+        return not context["ti"].xcom_pull(task_ids="plan")["dry_run"]
+
+    @task.sensor(
+        poke_interval=60,
+        mode="reschedule",
+        timeout=settings.daily_kpis.gold_wait + timedelta(minutes=10),
+    )
+    def wait_for_gold(**context):
+        """Until gold covers the run's days (the spins DAG builds it hourly), at most gold_wait."""
+        from cadence.monitoring.daily import gold_ready
+
+        return gold_ready(context)
+
+    @task
+    def record_run(**context) -> dict:
+        """Run-log record: the KPI tables of these days are built."""
+        from cadence.monitoring.daily import record_run
+
+        return record_run(context, "success")
+
+    @task(trigger_rule=TriggerRule.ONE_FAILED)
+    def record_failure(**context) -> dict:
+        """Run-log record: the KPI build failed (pipeline health sees it)."""
+        from cadence.monitoring.daily import record_run
+
+        return record_run(context, "failed")
+
+    @task(pool=settings.duckdb_pool)
+    def check_kpi_anomalies(**context) -> dict:
+        """Log, notify and fail on error-severity anomalies that became known on the run's days."""
+        from cadence.monitoring.alerts import check_task
+
+        return check_task("kpis", context)
+
+    @task(pool=settings.duckdb_pool)
+    def check_pipeline_health(**context) -> dict:
+        """Log, notify and fail on error-severity pipeline-health alerts."""
+        from cadence.monitoring.alerts import check_task
+
+        return check_task("health", context)
+
+    planned = plan()
+    kpis = dbt_task_group(settings, "kpis", select=["tag:kpis"], plan_task_id="plan")
+    anomalies = dbt_task_group(
+        settings, "kpi_monitoring", select=["tag:kpi_monitoring"], plan_task_id="plan", extra_vars=KPI_VARS
+    )
+    health = dbt_task_group(
+        settings, "pipeline_health", ["tag:pipeline_health"], plan_task_id="plan", extra_vars=HEALTH_VARS
+    )
+    gold = wait_for_gold()
+    planned >> render_monitoring_sql()
+    planned >> execute() >> gold >> kpis >> [record_run(), record_failure()]
+    kpis >> anomalies >> check_kpi_anomalies()
+    gold >> health >> check_pipeline_health()
+
+
+daily_kpis()

@@ -1,0 +1,3 @@
+from cadence.monitoring.cli import main
+
+raise SystemExit(main())
