@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
+from unittest.mock import patch
 
 from cadence.config import Settings
 
@@ -22,24 +22,12 @@ class DbtError(RuntimeError):
     """dbt failed; the message carries dbt's own error."""
 
 
-@contextmanager
 def _environment(settings: Settings, duckdb_path: Path):
-    values = {
-        "DBT_DUCKDB_PATH": str(duckdb_path),
-        "DBT_LAKE_ROOT": settings.lake_local_path,
-        "DBT_LAKE_URL": settings.lake_url,
-        "DBT_TARGET": settings.warehouse,
-    }
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    """dbt's variables for this warehouse, set only while dbt runs (restored afterwards)."""
+    from cadence.orchestration import dbt_env
+
+    values = dbt_env(settings) | {"DBT_DUCKDB_PATH": str(duckdb_path), "DBT_TARGET": settings.warehouse}
+    return patch.dict(os.environ, values)
 
 
 def invoke(settings: Settings, command: str, model: str, dbt_vars: dict, *, scratch: bool):

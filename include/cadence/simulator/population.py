@@ -84,6 +84,19 @@ def build_population(settings: SimulatorSettings) -> Population:
     )
 
 
+def generate_hours(
+    generate_hour, columns: list[str], order: list[str], start: datetime, end: datetime,
+    population: Population, settings: SimulatorSettings,
+) -> pd.DataFrame:  # fmt: skip
+    """Every version generated for the event hours in [start, end), in change-time order."""
+    frames = [generate_hour(hour, population, settings) for hour in hours_between(start, end)]
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return pd.DataFrame(columns=[*columns, "op"])
+    versions = pd.concat(frames, ignore_index=True)
+    return versions.sort_values(order, kind="stable", ignore_index=True)
+
+
 def hours_between(start: datetime, end: datetime) -> list[datetime]:
     """The UTC hour starts covering [start, end)."""
     first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

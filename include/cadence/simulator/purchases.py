@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cadence.config import SimulatorSettings
-from cadence.simulator.population import Population, hours_between
+from cadence.simulator.population import Population, generate_hours
 
 PRICE_POINTS_USD = np.array([0.99, 1.99, 4.99, 9.99, 19.99, 49.99, 99.99])
 PRICE_WEIGHTS = np.array([0.35, 0.25, 0.20, 0.10, 0.06, 0.03, 0.01])
@@ -116,12 +116,9 @@ def generate(
     start: datetime, end: datetime, population: Population, settings: SimulatorSettings
 ) -> pd.DataFrame:
     """Every version of purchases whose event hour falls in [start, end), in change-time order."""
-    frames = [generate_hour(hour, population, settings) for hour in hours_between(start, end)]
-    frames = [frame for frame in frames if len(frame)]
-    if not frames:
-        return pd.DataFrame(columns=[*COLUMNS, "op"])
-    versions = pd.concat(frames, ignore_index=True)
-    return versions.sort_values(["updated_at", "transaction_id"], kind="stable", ignore_index=True)
+    return generate_hours(
+        generate_hour, COLUMNS, ["updated_at", "transaction_id"], start, end, population, settings
+    )
 
 
 def max_change_delay(settings: SimulatorSettings) -> timedelta:

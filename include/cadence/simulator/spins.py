@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cadence.config import SimulatorSettings
-from cadence.simulator.population import Population, hours_between
+from cadence.simulator.population import Population, generate_hours
 from cadence.simulator.purchases import format_ts, hourly_rhythm
 
 COLUMNS = [
@@ -85,12 +85,9 @@ def generate(
     start: datetime, end: datetime, population: Population, settings: SimulatorSettings
 ) -> pd.DataFrame:
     """Every version of spins rows whose app hour falls in [start, end), in change-time order."""
-    frames = [generate_hour(hour, population, settings) for hour in hours_between(start, end)]
-    frames = [frame for frame in frames if len(frame)]
-    if not frames:
-        return pd.DataFrame(columns=[*COLUMNS, "op"])
-    versions = pd.concat(frames, ignore_index=True)
-    return versions.sort_values(["updated_at", "app_hour", "user_id"], kind="stable", ignore_index=True)
+    return generate_hours(
+        generate_hour, COLUMNS, ["updated_at", "app_hour", "user_id"], start, end, population, settings
+    )
 
 
 def max_change_delay(settings: SimulatorSettings) -> timedelta:

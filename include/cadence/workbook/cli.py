@@ -12,31 +12,16 @@ status 2 when the workbook is refused (nothing is changed), 1 when dbt fails.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from unittest.mock import patch
 
 from cadence.config import ConfigError, Settings, get_settings
 from cadence.orchestration import dbt_env
 from cadence.workbook import WorkbookError
 from cadence.workbook.orchestration import SELECT_GOLD, SELECT_SILVER
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def build(settings: Settings, dbt_vars: dict[str, str], *, full_refresh: bool = False) -> None:
@@ -48,7 +33,7 @@ def build(settings: Settings, dbt_vars: dict[str, str], *, full_refresh: bool = 
     project = str(settings.dbt_project_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = dbt_env(settings) | {"DBT_TARGET": settings.warehouse, "DBT_DUCKDB_PATH": str(settings.duckdb_path)}
-    with tempfile.TemporaryDirectory() as scratch, _environment(env):
+    with tempfile.TemporaryDirectory() as scratch, patch.dict(os.environ, env):
         args = ["build", "--project-dir", project, "--profiles-dir", project, "--target-path", scratch]
         args += [
             "--log-path",
