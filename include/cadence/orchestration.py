@@ -229,7 +229,7 @@ def latest_interval(cadence: CadenceSettings, moment: datetime) -> tuple[datetim
 def run_interval(context: dict, cadence: CadenceSettings) -> tuple[datetime, datetime]:
     """The run's data interval; a manual run without a logical date (Airflow 3) has none, so it gets the
     latest complete interval of the cadence before it was triggered."""
-    if context.get("data_interval_start") is not None:
+    if context.get("data_interval_start") is not None:  # absent (KeyError) or None on such runs
         return context["data_interval_start"], context["data_interval_end"]
     return latest_interval(cadence, _plain_utc(context["dag_run"].run_after))
 

@@ -171,13 +171,11 @@ def land_for_run(context: dict) -> dict:
     """The `land` task: plan the run, land its windows, return the dbt window (what was landed) and counts."""
     from cadence.config import get_settings
     from cadence.ingest import summarize
-    from cadence.orchestration import plan_run
+    from cadence.orchestration import plan_run, run_interval
 
     settings = get_settings()
     cadence = settings.mmp_cadence
-    plan = plan_run(
-        context["params"], context["data_interval_start"], context["data_interval_end"], cadence, settings
-    )
+    plan = plan_run(context["params"], *run_interval(context, cadence), cadence, settings)
     windows = schedule_windows(plan.window, cadence.schedule)
     records = land_windows(settings, windows, context["run_id"])
     landed = dataclasses.replace(plan, window=Window(windows[0].start, windows[-1].end))

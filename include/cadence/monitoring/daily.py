@@ -118,12 +118,12 @@ def plan_daily(
 def plan_for_run(context: dict) -> dict:
     """The plan task body: the XCom every later task and dbt group reads."""
     from cadence.config import get_settings
+    from cadence.orchestration import run_interval
 
     settings = get_settings()
     plan = plan_daily(
         context["params"],
-        context["data_interval_start"],
-        context["data_interval_end"],
+        *run_interval(context, settings.daily_kpis),
         settings,
         run_after=_run_started(context),
     )
