@@ -6,9 +6,9 @@ Expectations (bronze / quarantine / run log), merges them into dbt `silver.spins
 (`aggregated_final_table`, `aggregated_daily_table`) for exactly the user-days whose silver rows changed.
 
 Before gold it checks bronze purchases: when they are stale it triggers `purchases` for the missing range
-and waits (deferred, with a timeout), so gold does not merge stale purchases. If purchases cannot catch
-up, gold is built anyway and the run log says it was built on stale purchases. A run triggered by
-`purchases` never triggers back.
+and waits for that run (deferred, with its own timeout), so gold does not merge stale purchases. If
+purchases cannot catch up, gold is built anyway and the run log says it was built on stale purchases.
+A run triggered by `purchases` never triggers back.
 
 **Backfill:** `backfill_start` / `backfill_end` (UTC) reprocess exactly that range through bronze, silver
 and gold in one run; `is_full_refresh` rebuilds silver and gold from the whole lake.
@@ -17,7 +17,14 @@ and gold in one run; `is_full_refresh` rebuilds silver and gold from the whole l
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import TriggerRule, dag, task
 from cadence.config import get_settings
-from cadence.orchestration import BUILD_GOLD_TASK, CATCH_UP_TASK, dag_kwargs, dbt_task_group
+from cadence.orchestration import (
+    BUILD_GOLD_TASK,
+    CATCH_UP_TASK,
+    TRIGGER_CATCH_UP_TASK,
+    dag_kwargs,
+    dbt_task_group,
+    wait_for_triggered_run,
+)
 
 settings = get_settings()
 
@@ -38,15 +45,19 @@ def spins():
 
         return purchases_gate(context)
 
-    catch_up_purchases = TriggerDagRunOperator(
-        task_id=CATCH_UP_TASK,
+    trigger_purchases = TriggerDagRunOperator(
+        task_id=TRIGGER_CATCH_UP_TASK,
         trigger_dag_id="purchases",
         conf="{{ ti.xcom_pull(task_ids='check_purchases_freshness', key='conf') }}",
-        wait_for_completion=True,
-        deferrable=True,
-        poke_interval=int(settings.triggers.poke_interval.total_seconds()),
-        execution_timeout=settings.triggers.wait_timeout,
-        retries=0,
+        wait_for_completion=False,
+        retries=0,  # a retry would start a second catch-up run
+    )
+    catch_up_purchases = wait_for_triggered_run(
+        task_id=CATCH_UP_TASK,
+        trigger_task_id=TRIGGER_CATCH_UP_TASK,
+        dag_id="purchases",
+        timeout=settings.triggers.wait_timeout,
+        poke_interval=settings.triggers.poke_interval,
     )
 
     @task(task_id=BUILD_GOLD_TASK, trigger_rule=TriggerRule.ALL_DONE)
@@ -67,8 +78,8 @@ def spins():
     gold = dbt_task_group(settings, "gold", select=["tag:gold"], plan_task_id="land")
     gate = check_purchases_freshness()
     ready = build_gold()
-    land() >> silver >> gate >> [catch_up_purchases, ready]
-    catch_up_purchases >> ready >> gold >> log_gold()
+    land() >> silver >> gate >> [trigger_purchases, ready]
+    trigger_purchases >> catch_up_purchases >> ready >> gold >> log_gold()
 
 
 spins()

@@ -296,6 +296,66 @@ def spins_trigger_conf(context: dict) -> dict | None:
 
 
 CATCH_UP_TASK, BUILD_GOLD_TASK = "catch_up_purchases", "build_gold"
+TRIGGER_CATCH_UP_TASK = "trigger_purchases"
+
+
+def _wait_for_triggered_run_operator():
+    """The operator class, built on first use so importing this module stays free of Airflow."""
+    from airflow.providers.standard.triggers.external_task import DagStateTrigger
+    from airflow.sdk import BaseOperator
+
+    class WaitForTriggeredRun(BaseOperator):
+        """Deferred wait, bounded by ``timeout``, for the DAG run that ``trigger_task_id`` triggered.
+
+        TriggerDagRunOperator(wait_for_completion=True, deferrable=True) defers without a timeout, and
+        Airflow 3.3 does not bound a deferred task by its execution_timeout, so it would wait until the
+        dagrun_timeout. Deferring here with an explicit timeout gives up on time.
+        """
+
+        def __init__(self, *, trigger_task_id: str, dag_id_to_wait: str, timeout, poke_interval, **kwargs):
+            super().__init__(**kwargs)
+            self.trigger_task_id = trigger_task_id
+            self.dag_id_to_wait = dag_id_to_wait
+            self.wait_timeout = timeout
+            self.poke_interval = poke_interval
+
+        def execute(self, context):
+            run_id = context["ti"].xcom_pull(task_ids=self.trigger_task_id, key="trigger_run_id")
+            if not run_id:
+                raise RuntimeError(f"{self.trigger_task_id} left no triggered run id")
+            self.defer(
+                trigger=DagStateTrigger(
+                    dag_id=self.dag_id_to_wait,
+                    states=["success", "failed"],
+                    run_ids=[run_id],
+                    poll_interval=self.poke_interval.total_seconds(),
+                ),
+                method_name="execute_complete",
+                timeout=self.wait_timeout,
+            )
+
+        def execute_complete(self, context, event):
+            _, data = event
+            states = {run_id: data.get(run_id) for run_id in data["run_ids"]}
+            if set(states.values()) != {"success"}:
+                raise RuntimeError(f"the {self.dag_id_to_wait} catch-up run did not succeed: {states}")
+            return states
+
+    return WaitForTriggeredRun
+
+
+def wait_for_triggered_run(*, task_id: str, trigger_task_id: str, dag_id: str, timeout, poke_interval):
+    """A task waiting (deferred, at most ``timeout``) for the run another task triggered; never retried,
+    since a retry after giving up would only wait again."""
+    operator = _wait_for_triggered_run_operator()
+    return operator(
+        task_id=task_id,
+        trigger_task_id=trigger_task_id,
+        dag_id_to_wait=dag_id,
+        timeout=timeout,
+        poke_interval=poke_interval,
+        retries=0,
+    )
 
 
 def purchases_gate(context: dict) -> str:
@@ -313,7 +373,7 @@ def purchases_gate(context: dict) -> str:
     if conf is None:
         return BUILD_GOLD_TASK
     context["ti"].xcom_push(key="conf", value=conf)
-    return CATCH_UP_TASK
+    return TRIGGER_CATCH_UP_TASK
 
 
 def gold_inputs(context: dict) -> dict:
