@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,14 +95,6 @@ def read_parquet(path) -> pa.Table:
 
 def write_json(path, record: dict) -> None:
     write_atomic(path, (json.dumps(record, sort_keys=True, default=str) + "\n").encode())
-
-
-def read_json_records(paths: Iterable) -> list[dict]:
-    records = []
-    for path in paths:
-        with path.open("rb") as handle:
-            records.append(json.loads(handle.read()))
-    return records
 
 
 def remove(path) -> None:
