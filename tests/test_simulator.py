@@ -99,3 +99,30 @@ def test_tick_before_seed_says_what_to_do(cadence_env):
     source.ensure_schema(hook)
     with pytest.raises(RuntimeError, match="cadence-simulate seed"):
         source.tick(hook, cadence_env, "purchases", SIM_NOW)
+
+
+def test_a_paused_stream_goes_quiet_and_resumes_where_the_clock_is(cadence_env, capsys):
+    """`pause` stops a stream's deliveries (a quiet feed); the others go on; `resume` delivers again from
+    the next tick, without the versions that came due while it was paused."""
+    from cadence.simulator import cli
+
+    seed_source(days=1, until=SIM_NOW - timedelta(hours=3), streams=("purchases", "spins_hourly"))
+    assert cli.main(["pause", "spins_hourly"]) == 0
+    assert "spins_hourly: paused since" in capsys.readouterr().out
+
+    before = {t: len(source_frame(cadence_env, t)) for t in ("purchases", "spins_hourly")}
+    quiet_until = SIM_NOW - timedelta(hours=1)
+    assert cli.main(["tick", "--until", quiet_until.isoformat()]) == 0  # both streams tick
+    assert "spins_hourly: paused, nothing delivered up to" in capsys.readouterr().out
+    paused = {t: len(source_frame(cadence_env, t)) for t in ("purchases", "spins_hourly")}
+    assert paused["spins_hourly"] == before["spins_hourly"]
+    assert paused["purchases"] > before["purchases"]
+
+    assert cli.main(["resume", "spins_hourly"]) == 0
+    assert "spins_hourly: delivering; applied up to" in capsys.readouterr().out
+    assert cli.main(["tick", "--streams", "spins_hourly", "--until", SIM_NOW.isoformat()]) == 0
+    spins = source_frame(cadence_env, "spins_hourly")
+    assert len(spins) > paused["spins_hourly"]
+    new = spins.iloc[paused["spins_hourly"] :]
+    quiet_end = quiet_until.strftime(purchases.TIMESTAMP_FORMAT)
+    assert (new["updated_at"] > quiet_end).all(), "what came due in the quiet hours is never delivered"

@@ -3,11 +3,15 @@
 cadence-simulate seed --days 3      # start the simulation 3 days ago and apply everything up to now
 cadence-simulate tick               # apply what changed since the last tick
 cadence-simulate run --every 60     # tick every 60 s until interrupted (the local live feed)
+cadence-simulate pause spins_hourly # the spins feed goes quiet (a running `run` loop honours it)
+cadence-simulate resume spins_hourly
+cadence-simulate status             # what each stream has delivered, and which are paused
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,9 +32,6 @@ def _parse_time(value: str) -> datetime:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cadence-simulate", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--streams", nargs="+", default=sorted(source.STREAMS), choices=sorted(source.STREAMS)
-    )
     commands = parser.add_subparsers(dest="command", required=True)
     seed = commands.add_parser("seed", help="start the simulation N days back and apply up to --until")
     seed.add_argument("--days", type=float, default=None, help="history to create (default: config)")
@@ -39,6 +40,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     tick.add_argument("--until", type=_parse_time, default=None)
     run = commands.add_parser("run", help="tick forever")
     run.add_argument("--every", type=float, default=60.0, help="seconds between ticks")
+    for command in (seed, tick, run):
+        command.add_argument(
+            "--streams", nargs="+", default=sorted(source.STREAMS), choices=sorted(source.STREAMS)
+        )
+    for name, help_text in (("pause", "stop delivering these streams"), ("resume", "deliver them again")):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("targets", nargs="+", choices=sorted(source.STREAMS), metavar="STREAM")
+    commands.add_parser("status", help="how far each stream has been delivered, and which are paused")
     return parser.parse_args(argv)
 
 
@@ -69,10 +78,24 @@ def seed(streams: list[str], days: float, until: datetime) -> dict[str, source.T
 
 def _print_summary(summaries: dict[str, source.TickSummary]) -> None:
     for s in summaries.values():
+        if s.paused:
+            print(f"{s.stream}: paused, nothing delivered up to {s.applied_until:%Y-%m-%d %H:%M} UTC")
+            continue
         print(
             f"{s.stream}: {s.inserted} rows inserted, {s.updated} rows updated, "
             f"changes applied from {s.applied_from:%Y-%m-%d %H:%M} to {s.applied_until:%Y-%m-%d %H:%M} UTC"
         )
+
+
+def _print_status(hook) -> None:
+    paused = source.paused_streams(hook)
+    for stream in sorted(source.STREAMS):
+        state = source.state(hook, stream)
+        if state is None:
+            print(f"{stream}: not started (run `cadence-simulate seed`)")
+            continue
+        delivery = f"paused since {paused[stream]:%Y-%m-%d %H:%M} UTC" if stream in paused else "delivering"
+        print(f"{stream}: {delivery}; applied up to {state[1]:%Y-%m-%d %H:%M} UTC")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     hook = source.source_hook(settings)
+    if args.command in ("pause", "resume", "status"):
+        for stream in getattr(args, "targets", []):
+            if args.command == "pause":
+                source.pause(hook, stream, datetime.now(UTC))
+            else:
+                source.resume(hook, stream)
+        _print_status(hook)
+        return 0
     while True:
         until = getattr(args, "until", None) or datetime.now(UTC)
         for stream in args.streams:  # a stream added since the simulation began starts with recent history
@@ -98,5 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(args.every)
 
 
+def console() -> int:
+    """The ``cadence-simulate`` command: Airflow's hooks log every statement at INFO, too much here."""
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    return main()
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(console())

@@ -4,6 +4,9 @@ The database keeps one state row per stream: when the simulation started and up 
 has applied versions. ``tick(until)`` applies every version whose ``updated_at`` lies in
 (applied_until, until], so a live process calling it every minute and a one-off seed of N days produce the
 same table. Each tick is one transaction: a crash leaves the previous state intact.
+
+A paused stream is a feed that went quiet: its ticks move on without writing, and the versions that came
+due while it was paused are never delivered (as in an outage of the game's event pipeline).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ SCHEMA = [
     "create index if not exists spins_hourly_key on spins_hourly (app_hour, user_id, country)",
     """create table if not exists simulator_state (
         stream text primary key, started_at text not null, applied_until text not null)""",
+    "create table if not exists simulator_paused (stream text primary key, paused_at text not null)",
 ]
 
 
@@ -74,6 +78,7 @@ class TickSummary:
     applied_until: datetime
     inserted: int
     updated: int
+    paused: bool = False
 
 
 def source_hook(settings: Settings):
@@ -107,7 +112,8 @@ def ensure_schema(hook) -> None:
             cur.execute(statement)
 
 
-def _state(hook, stream: str) -> tuple[datetime, datetime] | None:
+def state(hook, stream: str) -> tuple[datetime, datetime] | None:
+    """When the simulation of ``stream`` started and up to which change time it applied (None: not begun)."""
     row = hook.get_first(
         f"select started_at, applied_until from simulator_state where stream = {hook.placeholder}", [stream]
     )
@@ -119,7 +125,7 @@ def _state(hook, stream: str) -> tuple[datetime, datetime] | None:
 def start(hook, stream: str, started_at: datetime) -> None:
     """Begin a simulation at ``started_at`` (nothing applied yet); a no-op if it already started."""
     ensure_schema(hook)
-    if _state(hook, stream) is None:
+    if state(hook, stream) is None:
         p = hook.placeholder
         hook.run(
             f"insert into simulator_state values ({p}, {p}, {p})",
@@ -127,17 +133,43 @@ def start(hook, stream: str, started_at: datetime) -> None:
         )
 
 
+def paused_streams(hook) -> dict[str, datetime]:
+    """The paused streams and when each was paused."""
+    ensure_schema(hook)
+    rows = hook.get_records("select stream, paused_at from simulator_paused")
+    return {stream: datetime.fromisoformat(at).astimezone(UTC) for stream, at in rows}
+
+
+def pause(hook, stream: str, at: datetime) -> None:
+    """Stop delivering ``stream`` (a no-op if it is paused already)."""
+    if stream not in paused_streams(hook):
+        hook.run(
+            f"insert into simulator_paused values ({hook.placeholder}, {hook.placeholder})",
+            parameters=[stream, at.isoformat()],
+        )
+
+
+def resume(hook, stream: str) -> None:
+    """Deliver ``stream`` again from the next tick on."""
+    ensure_schema(hook)
+    hook.run(f"delete from simulator_paused where stream = {hook.placeholder}", parameters=[stream])
+
+
 def tick(hook, settings: Settings, stream_name: str, until: datetime) -> TickSummary:
     """Apply every version of ``stream_name`` that changed after the last tick and up to ``until``."""
     stream = STREAMS[stream_name]
-    state = _state(hook, stream_name)
-    if state is None:
+    current = state(hook, stream_name)
+    if current is None:
         raise RuntimeError(
             f"simulation of {stream_name!r} has not started: run `cadence-simulate seed` first"
         )
-    started_at, applied_until = state
+    started_at, applied_until = current
     if until <= applied_until:
         return TickSummary(stream_name, applied_until, applied_until, 0, 0)
+    if stream_name in paused_streams(hook):
+        with _transaction(hook) as conn, closing(conn.cursor()) as cur:
+            _advance(cur, hook.placeholder, stream_name, until)
+        return TickSummary(stream_name, applied_until, until, 0, 0, paused=True)
 
     population = build_population(settings.simulator)
     horizon = max(started_at, applied_until - stream.max_change_delay(settings.simulator))
@@ -160,11 +192,15 @@ def tick(hook, settings: Settings, stream_name: str, until: datetime) -> TickSum
     with _transaction(hook) as conn, closing(conn.cursor()) as cur:
         cur.executemany(insert_sql, _records(inserts[stream.columns]))
         cur.executemany(update_sql, _records(updates[stream.update_columns + stream.key]))
-        cur.execute(
-            f"update simulator_state set applied_until = {p} where stream = {p}",
-            [until.isoformat(), stream_name],
-        )
+        _advance(cur, p, stream_name, until)
     return TickSummary(stream_name, applied_until, until, len(inserts), len(updates))
+
+
+def _advance(cur, placeholder: str, stream_name: str, until: datetime) -> None:
+    cur.execute(
+        f"update simulator_state set applied_until = {placeholder} where stream = {placeholder}",
+        [until.isoformat(), stream_name],
+    )
 
 
 def _records(frame: pd.DataFrame) -> list[tuple]:
