@@ -6,9 +6,11 @@ validates them with Great Expectations (valid rows → bronze Parquet, invalid r
 broken rule), records one run-log row per window, then merges the window into dbt `silver.purchases`
 (latest version of each transaction wins).
 
-Then it looks at bronze spins: when they are older than their freshness limit it triggers `spins` (without
-waiting) with the range that closes the gap; a backfill or full refresh of purchases is carried over to
-`spins` so gold follows silver. A run triggered by `spins` never triggers back.
+Then it looks at bronze spins: when no spins row changed within their freshness limit (the feed went quiet
+or `spins` stopped landing) it triggers `spins` (without waiting) with the range that closes the gap, at
+most once per hour and never while a spins run is queued or running; a backfill or full refresh of
+purchases is carried over to `spins` so gold follows silver. A run triggered by `spins` never triggers
+back.
 
 **Backfill:** trigger with `backfill_start` / `backfill_end` (UTC) to reprocess exactly that range;
 tick `is_full_refresh` to rebuild silver from the whole lake.
@@ -33,15 +35,17 @@ def purchases():
 
     @task.short_circuit
     def check_spins_freshness(**context) -> dict | None:
-        """The conf to trigger spins with (stale spins, or a backfill to carry over); None skips it."""
-        from cadence.orchestration import spins_trigger_conf
+        """How to trigger spins (stale spins, or a backfill to carry over); None skips the trigger."""
+        from cadence.orchestration import spins_trigger
 
-        return spins_trigger_conf(context)
+        return spins_trigger(context)
 
     trigger_spins = TriggerDagRunOperator(
         task_id="trigger_spins",
         trigger_dag_id="spins",
-        conf="{{ ti.xcom_pull(task_ids='check_spins_freshness') }}",
+        conf="{{ ti.xcom_pull(task_ids='check_spins_freshness')['conf'] }}",
+        trigger_run_id="{{ ti.xcom_pull(task_ids='check_spins_freshness')['run_id'] }}",
+        skip_when_already_exists=True,  # one catch-up per spins hour, however many purchases runs see it
         wait_for_completion=False,
     )
 

@@ -95,8 +95,16 @@ def load_dag(airflow_db):
 def run_dag(load_dag):
     """Run one DAG run in-process with dag.test() and return it."""
 
-    def _run(dag_id: str, logical_date: datetime, conf: dict | None = None, mark_success: str | None = None):
-        forget_runs()  # otherwise dag.test() finds the finished run of an earlier test and skips
+    def _run(
+        dag_id: str,
+        logical_date: datetime,
+        conf: dict | None = None,
+        mark_success: str | None = None,
+        keep_other_runs: bool = False,
+    ):
+        # Otherwise dag.test() finds the finished run of an earlier test and skips; runs of the other DAGs
+        # (those an earlier run triggered) are kept on request.
+        forget_runs(dag_id if keep_other_runs else None)
         environment = dict(os.environ)
         try:
             dag = load_dag(dag_id)

@@ -355,10 +355,15 @@ def test_airflow_backfill_creates_scheduled_style_runs_of_both_dags(backfill_rou
     for run in [*backfill["purchases_runs"], spins]:
         assert run["run_type"] == "backfill" and run["state"] == "success" and not run["conf"]
     # A backfill run is not a Params backfill: it checked spins freshness (stale: nothing landed yet),
-    # and the catch-up it triggered carried the hourly range, not a carried-over backfill range.
-    assert all(tasks["trigger_spins"] == "success" for tasks in backfill["purchases_tasks"])
-    assert backfill["dropped_spins_runs"], "stale spins should have been triggered"
-    for run in backfill["dropped_spins_runs"]:
+    # and the catch-up it triggered carried the hourly range, not a carried-over backfill range. The three
+    # runs overlap, so one or two trigger (one run id per hour: 21:00 and 22:00); once a catch-up is
+    # queued the later ones leave spins alone.
+    triggered = [tasks["trigger_spins"] for tasks in backfill["purchases_tasks"]]
+    assert "success" in triggered and set(triggered) <= {"success", "skipped"}, triggered
+    dropped = backfill["dropped_spins_runs"]
+    assert len(dropped) == triggered.count("success") <= 2
+    for run in dropped:
+        assert run["dag_run_id"].startswith("purchases_catch_up__")
         assert run["conf"]["triggered_by"] == "purchases" and "never landed" in run["conf"]["trigger_reason"]
     assert backfill["spins_tasks"][0]["catch_up_purchases"] == "skipped"  # purchases landed up to 22:00
     assert backfill["other_runs"] == {"purchases": [], "spins": []}

@@ -138,6 +138,93 @@ def test_purchases_triggers_spins_with_a_catch_up_range_when_spins_are_stale(cad
     assert conf["backfill_end"] == SIM_NOW.isoformat()  # up to the purchases window end, on the hour
 
 
+def _quiet_spins_feed(settings) -> list:
+    """Both streams for a day up to 3 h before SIM_NOW, then the spins feed goes quiet while purchases go
+    on; spins windows keep landing for the last 6 hours (the last 3 empty)."""
+    from cadence.ingest import ingest
+    from cadence.lake import Window
+    from cadence.simulator import cli
+    from cadence.sources import get_spec
+
+    seed_source(days=1, until=SIM_NOW - timedelta(hours=3), streams=("purchases", "spins_hourly"))
+    assert cli.main(["pause", "spins_hourly"]) == 0
+    assert cli.main(["tick", "--until", SIM_NOW.isoformat()]) == 0
+    spec, window = get_spec("spins_hourly", settings), Window(SIM_NOW - timedelta(hours=6), SIM_NOW)
+    return ingest(settings, spec, window, lookback=timedelta(0), chunk=timedelta(hours=1))
+
+
+def test_spins_go_stale_when_their_feed_goes_quiet_though_windows_keep_landing(cadence_env):
+    from cadence import freshness
+
+    records = _quiet_spins_feed(cadence_env)
+    assert [r.rows_landed > 0 for r in records] == [True, True, True, False, False, False]
+
+    limit = cadence_env.spins.freshness_limit
+    now = freshness.check(cadence_env, "spins_hourly", SIM_NOW, limit)
+    assert now.latest_window_end == SIM_NOW  # landing is up to date…
+    assert now.is_stale and now.latest_change is None  # …but no spins row changed in the last 2 hours
+    assert "no row changed in the 2:00:00 before 2026-03-10 12:00 UTC" in now.describe()
+    conf = freshness.catch_up_conf("purchases", now, SIM_NOW, cadence_env.max_backfill, hourly=True)
+    assert (conf["backfill_start"], conf["backfill_end"]) == (
+        (SIM_NOW - limit).isoformat(),
+        SIM_NOW.isoformat(),
+    )
+
+    earlier = freshness.check(cadence_env, "spins_hourly", SIM_NOW - timedelta(hours=2), limit)
+    assert not earlier.is_stale  # a replay of an earlier moment is judged on its own period
+    spins = source_frame(cadence_env, "spins_hourly")
+    newest = pd.to_datetime(spins["updated_at"], utc=True).max()  # every row was valid or quarantined
+    assert earlier.latest_change <= newest and earlier.lag < limit
+
+
+def test_a_quiet_spins_feed_makes_purchases_trigger_spins_once_an_hour(cadence_env, run_dag):
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+
+    def spins_runs():
+        with create_session() as session:
+            runs = session.query(DagRun).filter(DagRun.dag_id == "spins").all()
+            return [(run.run_id, run.state, dict(run.conf)) for run in runs]
+
+    def decided_trigger(dag_run):
+        """What check_spins_freshness handed to trigger_spins (None: it short-circuited)."""
+        from airflow.models.xcom import XComModel
+
+        with create_session() as session:
+            row = (
+                session.query(XComModel)
+                .filter_by(
+                    dag_id="purchases",
+                    run_id=dag_run.run_id,
+                    task_id="check_spins_freshness",
+                    key="return_value",
+                )
+                .one_or_none()
+            )
+            return None if row is None else XComModel.deserialize_value(row)
+
+    _quiet_spins_feed(cadence_env)
+    assert assert_green(run_dag("purchases", SIM_NOW))["trigger_spins"] == "success"
+    ((run_id, state, conf),) = spins_runs()
+    assert run_id == f"purchases_catch_up__{SIM_NOW.isoformat()}" and state == "queued"
+    assert conf["triggered_by"] == "purchases" and "no row changed" in conf["trigger_reason"]
+    assert conf["backfill_start"] == (SIM_NOW - timedelta(hours=2)).isoformat()
+
+    # Five minutes later the triggered run is still queued: purchases leaves spins alone.
+    later = SIM_NOW + timedelta(minutes=5)
+    dag_run = run_dag("purchases", later, keep_other_runs=True)
+    assert assert_green(dag_run)["trigger_spins"] == "skipped" and decided_trigger(dag_run) is None
+    assert len(spins_runs()) == 1
+
+    # Once it has run (still nothing to land), the next purchases run in the same hour does not trigger again.
+    with create_session() as session:
+        session.query(DagRun).filter(DagRun.dag_id == "spins").update({"state": "success"})
+    dag_run = run_dag("purchases", later + timedelta(minutes=5), keep_other_runs=True)
+    assert assert_green(dag_run)["trigger_spins"] == "skipped"  # the hour's run id exists already
+    assert decided_trigger(dag_run)["run_id"] == run_id
+    assert [state for _, state, _ in spins_runs()] == ["success"]
+
+
 def test_a_triggered_run_never_triggers_back(cadence_env, run_dag):
     seed_source(days=1, streams=("purchases", "spins_hourly"))
     conf = {"triggered_by": "purchases", "trigger_reason": "test"}

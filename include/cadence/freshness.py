@@ -1,14 +1,20 @@
 """How fresh each bronze source is, and the conf one cadence sends the other when it is stale.
 
-Freshness is read from the lake itself: the newest bronze file of a source names the end of the window it
-covers. It is measured against the *run's window end*, not the wall clock, so the same run gives the same
-answer when replayed and a backfill of old data does not look stale. All times are timezone-aware UTC.
+Freshness is about data, as in dbt's source freshness: a source is fresh when bronze holds a row that
+changed within the limit before the reference. Landing empty windows does not keep it fresh, so a source
+whose feed went quiet goes stale just like one whose DAG stopped landing. The reference is the *run's
+window end*, not the wall clock, so a replay gives the same answer and a backfill is judged on its own
+period. All times are timezone-aware UTC.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from cadence import lake
 from cadence.config import Settings
@@ -20,27 +26,69 @@ TRIGGERED_BY = "triggered_by"
 @dataclass(frozen=True)
 class Freshness:
     source: str
-    latest_window_end: datetime | None  # None: the source never landed
     reference: datetime
     limit: timedelta
-
-    @property
-    def lag(self) -> timedelta | None:
-        return None if self.latest_window_end is None else self.reference - self.latest_window_end
+    latest_change: datetime | None  # newest change time in (reference - limit, reference]; None: no row
+    latest_window_end: datetime | None  # end of the newest landed window; None: never landed
 
     @property
     def is_stale(self) -> bool:
-        return self.latest_window_end is None or self.lag > self.limit
+        return self.latest_change is None
+
+    @property
+    def lag(self) -> timedelta | None:
+        return None if self.latest_change is None else self.reference - self.latest_change
 
     def describe(self) -> str:
         if self.latest_window_end is None:
             return f"bronze {self.source} has never landed"
-        state = "stale" if self.is_stale else "fresh"
+        if self.latest_change is None:
+            return (
+                f"bronze {self.source} is stale: no row changed in the {self.limit} before "
+                f"{self.reference:%Y-%m-%d %H:%M} UTC (newest landed window ends "
+                f"{self.latest_window_end:%Y-%m-%d %H:%M} UTC)"
+            )
         return (
-            f"bronze {self.source} is {state}: newest window ends "
-            f"{self.latest_window_end:%Y-%m-%d %H:%M} UTC, {self.lag} before "
-            f"{self.reference:%Y-%m-%d %H:%M} UTC (limit {self.limit})"
+            f"bronze {self.source} is fresh: newest row changed {self.latest_change:%Y-%m-%d %H:%M:%S} UTC, "
+            f"{self.lag} before {self.reference:%Y-%m-%d %H:%M} UTC (limit {self.limit})"
         )
+
+
+def _window_bounds(path) -> tuple[datetime, datetime]:
+    start, end = path.stem.rsplit("_", 2)[1:]
+    return tuple(datetime.strptime(v, WINDOW_FORMAT).replace(tzinfo=UTC) for v in (start, end))  # type: ignore[return-value]
+
+
+def _bronze_files(folder, since: datetime, until: datetime):
+    """Bronze files whose window overlaps (since, until]; windows start in their ``dt=`` partition and
+    last at most a day, so only the partitions of that span and the day before are listed."""
+    day = (since - timedelta(days=1)).date()
+    while day <= until.date():
+        partition = folder / f"dt={day:%Y-%m-%d}"
+        if partition.exists():
+            for path in partition.iterdir():
+                if path.suffix == ".parquet" and not path.name.startswith("."):
+                    start, end = _window_bounds(path)
+                    if end > since and start < until:
+                        yield path
+        day += timedelta(days=1)
+
+
+def latest_change(settings: Settings, source: str, since: datetime, until: datetime) -> datetime | None:
+    """Newest change time in (since, until] among the rows of bronze ``source`` (None: no row)."""
+    from cadence.sources import get_spec
+
+    column_name = get_spec(source, settings).change_column
+    newest = None
+    for path in _bronze_files(lake.root(settings) / "bronze" / source, since, until):
+        with path.open("rb") as handle:
+            column = pq.read_table(handle, columns=[column_name]).column(0)
+        after, up_to = (pa.scalar(moment, type=column.type) for moment in (since, until))
+        in_span = pc.filter(column, pc.and_(pc.greater(column, after), pc.less_equal(column, up_to)))
+        value = pc.max(in_span).as_py()
+        if value is not None and (newest is None or value > newest):
+            newest = value
+    return newest
 
 
 def latest_window_end(settings: Settings, source: str) -> datetime | None:
@@ -50,7 +98,7 @@ def latest_window_end(settings: Settings, source: str) -> datetime | None:
         return None
     for partition in sorted((p for p in folder.iterdir() if p.name.startswith("dt=")), reverse=True):
         ends = [
-            datetime.strptime(path.stem.rsplit("_", 1)[1], WINDOW_FORMAT).replace(tzinfo=UTC)
+            _window_bounds(path)[1]
             for path in partition.iterdir()
             if path.suffix == ".parquet" and not path.name.startswith(".")
         ]
@@ -60,7 +108,13 @@ def latest_window_end(settings: Settings, source: str) -> datetime | None:
 
 
 def check(settings: Settings, source: str, reference: datetime, limit: timedelta) -> Freshness:
-    return Freshness(source, latest_window_end(settings, source), reference, limit)
+    return Freshness(
+        source,
+        reference,
+        limit,
+        latest_change(settings, source, reference - limit, reference),
+        latest_window_end(settings, source),
+    )
 
 
 def _iso(moment: datetime) -> str:
@@ -72,10 +126,14 @@ def catch_up_conf(
 ) -> dict | None:
     """Conf for a run that closes the gap of a stale source (None when there is no gap to close).
 
-    ``hourly`` aligns the range to whole hours for the hourly cadence.
+    The range starts where landing stopped, or a limit before the reference when windows kept landing
+    (a quiet feed: re-extract the span that has no rows), or at ``start_if_never`` when the source never
+    landed; it is at most ``max_range`` long. ``hourly`` aligns it to whole hours for the hourly cadence.
     """
     end = freshness.reference
-    start = freshness.latest_window_end or start_if_never
+    start = start_if_never
+    if freshness.latest_window_end is not None:
+        start = min(freshness.latest_window_end, end - freshness.limit)
     if hourly:
         end = end.replace(minute=0, second=0, microsecond=0)
         start = start.replace(minute=0, second=0, microsecond=0)

@@ -6,6 +6,7 @@ committed dbt manifest, so parsing a DAG file never runs dbt.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,8 @@ from cadence.lake import Window
 
 MANIFEST_PATH = "manifest/manifest.json"  # inside the dbt project; `make manifest` rebuilds it
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+log = logging.getLogger(__name__)
 
 
 class RunConfError(ValueError):
@@ -268,17 +271,18 @@ def _landed_window(context: dict, land_task_id: str = "land") -> Window:
     return Window(start, end)
 
 
-def spins_trigger_conf(context: dict) -> dict | None:
-    """After purchases silver: the conf to trigger `spins` with, or None to leave it alone.
+def spins_trigger(context: dict) -> dict | None:
+    """After purchases silver: how to trigger `spins` (``conf`` and ``run_id``), or None to leave it alone.
 
-    A purchases backfill or full refresh carries its range over (gold must follow silver there); a
-    scheduled run triggers spins only when bronze spins are stale, with the range that closes the gap. A
-    run that was itself triggered never triggers back.
+    A purchases backfill or full refresh carries its range over (gold must follow silver there). A
+    scheduled run triggers spins only when bronze spins are stale, with the range that closes the gap, and
+    at most once per spins interval: the run id names the hour, and nothing is triggered while a spins run
+    is queued or running (it lands what there is). A run that was itself triggered never triggers back.
     """
     from cadence import freshness
     from cadence.config import get_settings
 
-    settings, params = get_settings(), context["params"]
+    settings, params, ti = get_settings(), context["params"], context["ti"]
     if params.get(freshness.TRIGGERED_BY):
         return None
     window = _landed_window(context)
@@ -286,13 +290,21 @@ def spins_trigger_conf(context: dict) -> dict | None:
         kind = "full refresh" if params.get("is_full_refresh") else "backfill"
         span = f"{window.start:%Y-%m-%d %H:%M}-{window.end:%Y-%m-%d %H:%M} UTC"
         reason = f"purchases {kind} of {span} changed silver"
-        return freshness.carried_conf("purchases", params, reason)
+        conf = freshness.carried_conf("purchases", params, reason)
+        return {"conf": conf, "run_id": f"purchases_{kind.replace(' ', '_')}__{context['run_id']}"}
     spins = freshness.check(settings, "spins_hourly", window.end, settings.spins.freshness_limit)
+    log.info(spins.describe())
     if not spins.is_stale:
         return None
-    return freshness.catch_up_conf(
+    if active := ti.get_dr_count("spins", states=["queued", "running"]):
+        log.info("%d spins run(s) already queued or running: not triggering another", active)
+        return None
+    conf = freshness.catch_up_conf(
         "purchases", spins, window.end - settings.spins.backfill_chunk, settings.max_backfill, hourly=True
     )
+    if conf is None:
+        return None
+    return {"conf": conf, "run_id": f"purchases_catch_up__{conf['backfill_end']}"}
 
 
 CATCH_UP_TASK, BUILD_GOLD_TASK = "catch_up_purchases", "build_gold"
