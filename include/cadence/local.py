@@ -53,6 +53,11 @@ def _secret(name: str, home: Path = HOME) -> str:
     return path.read_text().strip()
 
 
+# Four Airflow processes share one SQLite file: a writer waits up to 30 s for the lock instead of failing
+# after sqlite3's default 5 s (seen once under load: a REST trigger lost to a 7 s task-state update).
+SQLITE_CONNECT_ARGS = {"timeout": 30}
+
+
 def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | None = None) -> dict[str, str]:
     """The Airflow configuration of the local stack, as environment variables for every process.
 
@@ -70,6 +75,7 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         "AIRFLOW__CORE__PARALLELISM": "4",  # four worker processes: enough for the cadences, light on RAM
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "cadence.local.SQLITE_CONNECT_ARGS",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret("jwt_secret", home),
