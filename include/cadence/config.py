@@ -34,7 +34,9 @@ class CadenceSettings(_Section):
 
     schedule: str = Field(description="cron expression of the data interval")
     lookback: timedelta = Field(description="extra change-time re-read before each window (commit lag)")
-    freshness_limit: timedelta = Field(description="bronze older than this is stale")
+    freshness_limit: timedelta = Field(
+        description="stale when no bronze row changed within this before the run's window end"
+    )
     backfill_chunk: timedelta = Field(description="a backfill range is processed in windows of this size")
     dagrun_timeout: timedelta
     retries: int = Field(default=1, ge=0, le=10)
