@@ -378,6 +378,7 @@ def purchases_gate(context: dict) -> str:
     settings, params = get_settings(), context["params"]
     window = _landed_window(context)
     purchases = freshness.check(settings, "purchases", window.end, settings.purchases.freshness_limit)
+    log.info(purchases.describe())
     context["ti"].xcom_push(key="freshness", value=purchases.describe())
     if not purchases.is_stale or params.get(freshness.TRIGGERED_BY):
         return BUILD_GOLD_TASK
