@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 
 from cadence import lake
 from cadence.config import Settings
-from cadence.lake import WINDOW_FORMAT
 
 TRIGGERED_BY = "triggered_by"
 
@@ -54,11 +53,6 @@ class Freshness:
         )
 
 
-def _window_bounds(path) -> tuple[datetime, datetime]:
-    start, end = path.stem.rsplit("_", 2)[1:]
-    return tuple(datetime.strptime(v, WINDOW_FORMAT).replace(tzinfo=UTC) for v in (start, end))  # type: ignore[return-value]
-
-
 def _bronze_files(folder, since: datetime, until: datetime):
     """Bronze files whose window overlaps (since, until]; windows start in their ``dt=`` partition and
     last at most a day, so only the partitions of that span and the day before are listed."""
@@ -66,11 +60,10 @@ def _bronze_files(folder, since: datetime, until: datetime):
     while day <= until.date():
         partition = folder / f"dt={day:%Y-%m-%d}"
         if partition.exists():
-            for path in partition.iterdir():
-                if path.suffix == ".parquet" and not path.name.startswith("."):
-                    start, end = _window_bounds(path)
-                    if end > since and start < until:
-                        yield path
+            for path in lake.landed_files(partition, ".parquet"):
+                window = lake.window_of(path)
+                if window.end > since and window.start < until:
+                    yield path
         day += timedelta(days=1)
 
 
@@ -97,11 +90,7 @@ def latest_window_end(settings: Settings, source: str) -> datetime | None:
     if not folder.exists():
         return None
     for partition in sorted((p for p in folder.iterdir() if p.name.startswith("dt=")), reverse=True):
-        ends = [
-            _window_bounds(path)[1]
-            for path in partition.iterdir()
-            if path.suffix == ".parquet" and not path.name.startswith(".")
-        ]
+        ends = [lake.window_of(path).end for path in lake.landed_files(partition, ".parquet")]
         if ends:
             return max(ends)
     return None

@@ -11,7 +11,7 @@ import io
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -45,6 +45,17 @@ class Window:
             windows.append(Window(cursor, min(cursor + size, self.end)))
             cursor += size
         return windows
+
+
+def window_of(path) -> Window:
+    """The window a lake file covers, read back from its name (the inverse of ``Window.label``)."""
+    start, end = path.stem.rsplit("_", 2)[1:]
+    return Window(*(datetime.strptime(v, WINDOW_FORMAT).replace(tzinfo=UTC) for v in (start, end)))
+
+
+def landed_files(partition, suffix: str) -> list:
+    """The files of one ``dt=`` partition, without the temporaries of writes still in flight."""
+    return [path for path in partition.iterdir() if path.suffix == suffix and not path.name.startswith(".")]
 
 
 def root(settings: Settings):

@@ -378,8 +378,9 @@ def purchases_gate(context: dict) -> str:
     settings, params = get_settings(), context["params"]
     window = _landed_window(context)
     purchases = freshness.check(settings, "purchases", window.end, settings.purchases.freshness_limit)
-    log.info(purchases.describe())
-    context["ti"].xcom_push(key="freshness", value=purchases.describe())
+    description = purchases.describe()
+    log.info(description)
+    context["ti"].xcom_push(key="freshness", value=description)
     if not purchases.is_stale or params.get(freshness.TRIGGERED_BY):
         return BUILD_GOLD_TASK
     conf = freshness.catch_up_conf("spins", purchases, window.start, settings.max_backfill, hourly=False)

@@ -146,11 +146,10 @@ def newest_window_end(settings: Settings, job: str) -> datetime | None:
         return None
     for partition in sorted((p for p in folder.iterdir() if p.name.startswith("dt=")), reverse=True):
         ends = []
-        for path in partition.iterdir():
-            if path.suffix == ".json" and not path.name.startswith("."):
-                record = json.loads(path.read_text())
-                if record.get("status") == "success":
-                    ends.append(datetime.fromisoformat(record["window_end"]).astimezone(UTC))
+        for path in lake.landed_files(partition, ".json"):
+            record = json.loads(path.read_text())
+            if record.get("status") == "success":
+                ends.append(datetime.fromisoformat(record["window_end"]).astimezone(UTC))
         if ends:
             return max(ends)
     return None
