@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export CADENCE_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help install up down test lint manifest lock bench clean
+.PHONY: help system-deps install up down test lint manifest lock bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
+
+SYSTEM_PACKAGES := pkg-config libmariadb-dev chromium chromium-driver
+
+system-deps:  ## install the Debian packages the suite needs (MySQL client headers, Chromium); needs root
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 install: $(STAMP)  ## create .venv and install the locked requirements (skipped when up to date)
 
