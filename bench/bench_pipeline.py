@@ -13,7 +13,7 @@ dagtest    one 5-minute purchases window (1 day of seeded history) through ``dag
            second, warm run of the same window.
 imports    import times of what a task process loads (airflow.sdk, great_expectations, dbt), as installed
            and with a private compiled-bytecode cache (PYTHONPYCACHEPREFIX), to show what .pyc files save.
-scheduler  a real stack (cadence.stack: api-server, scheduler with LocalExecutor, dag-processor,
+scheduler  a real stack (tests/support/stack.py: api-server, scheduler with LocalExecutor, dag-processor,
            triggerer) in a temporary home, one day of both streams seeded up to now. First `spins` paused
            and ``--runs`` manual purchases runs of one fully seeded 5-minute window each, one after the
            other; run start_date → end_date as the API reports it, median. Goal ≤ 30 s. Then purchases
@@ -53,6 +53,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"
+sys.path.insert(0, str(ROOT))  # the real-stack harness, tests/support/stack.py, is shared with the tests
 SIM_NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # the seeded history of (b) ends here
 PARSE_GOAL_S, SCHEDULER_GOAL_S, SPINS_GOAL_S, FLATNESS_GOAL = 0.3, 30.0, 45.0, 1.25
 PARTS = ("parse", "dagtest", "imports", "scheduler", "flatness")
@@ -166,25 +167,14 @@ def child_imports() -> dict:
 
 
 def _prepare_airflow_db() -> None:
-    from airflow.models.pool import Pool
     from airflow.utils import db
     from airflow.utils.session import create_session
     from cadence.config import get_settings
+    from cadence.local import create_duckdb_pool
 
     db.initdb()
     with create_session() as session:
-        Pool.create_or_update_pool(
-            get_settings().duckdb_pool, slots=1, description="", session=session, include_deferred=False
-        )
-
-
-def _release_duckdb() -> None:
-    import gc
-
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    DuckDBConnectionManager.close_all_connections()  # dbt keeps the DuckDB file open otherwise
-    gc.collect()
+        create_duckdb_pool(session, get_settings())
 
 
 def _dag_test(dag_id: str, logical_date: datetime, conf: dict | None = None) -> tuple[float, str]:
@@ -203,7 +193,9 @@ def _dag_test(dag_id: str, logical_date: datetime, conf: dict | None = None) -> 
         dag_run = dag.test(logical_date=logical_date, run_conf=conf)
         return time.perf_counter() - started, str(getattr(dag_run.state, "value", dag_run.state))
     finally:
-        _release_duckdb()
+        from cadence.dbt_group import release_dbt_duckdb
+
+        release_dbt_duckdb()
         os.environ.clear()  # Cosmos exports the dbt environment into the process
         os.environ.update(environment)
 
@@ -223,7 +215,7 @@ def child_dagtest() -> dict:
 
 def _dbt_build_history(settings) -> None:
     """One full ``dbt build`` of silver and gold over every bronze batch (no window vars)."""
-    from cadence.orchestration import dbt_env
+    from cadence.dbt_group import dbt_env, release_dbt_duckdb
     from dbt.cli.main import dbtRunner
 
     project = str(settings.dbt_project_dir)
@@ -236,7 +228,7 @@ def _dbt_build_history(settings) -> None:
              "--select", "tag:purchases", "tag:spins", "tag:gold"]
         )  # fmt: skip
     finally:
-        _release_duckdb()
+        release_dbt_duckdb()
         os.environ.clear()
         os.environ.update(environment)
     if not result.success:
@@ -407,7 +399,7 @@ def _timed_runs(stack, dag_id: str, logical_dates: list[datetime]) -> list[tuple
 
 def measure_scheduler(work: Path, runs: int) -> dict:
     os.environ["AIRFLOW_HOME"] = str(work / "bench-process-airflow")  # this process imports Airflow too
-    from cadence.stack import AirflowStack, free_port
+    from tests.support.stack import AirflowStack, free_port
 
     stack = AirflowStack(work / "stack", port=free_port())
     now = datetime.now(UTC)

@@ -26,92 +26,97 @@ from datetime import timedelta
 
 from airflow.sdk import Param, TriggerRule, dag, task
 from cadence.config import get_settings
+from cadence.dag_defaults import dag_kwargs, window_params
+from cadence.dbt_group import dbt_task_group
 from cadence.monitoring.daily import HEALTH_VARS, KPI_VARS
-from cadence.orchestration import dag_kwargs, dbt_task_group
 
 settings = get_settings()
-kwargs = dag_kwargs(settings.daily_kpis, __doc__, tags=["kpis", "daily", "monitoring"])
-kwargs["params"]["dry_run"] = Param(
-    False,
-    type="boolean",
-    title="Dry run",
-    description="Render the monitoring SQL for the run's days into the task log; execute nothing.",
-)
+params = {
+    **window_params(),
+    "dry_run": Param(
+        False,
+        type="boolean",
+        title="Dry run",
+        description="Render the monitoring SQL for the run's days into the task log; execute nothing.",
+    ),
+}
 
 
-@dag(**kwargs)
+@dag(**dag_kwargs(settings.daily_kpis, __doc__, tags=["kpis", "daily", "monitoring"], params=params))
 def daily_kpis():
     @task
-    def plan(**context) -> dict:
+    def plan() -> dict:
         """Validate the conf; the run's days, the recomputed days, the rules and health vars for dbt."""
         from cadence.monitoring.daily import plan_for_run
+        from cadence.planning import RunContext
 
-        return plan_for_run(context)
+        return plan_for_run(RunContext.current())
 
     @task
-    def render_monitoring_sql(**context) -> dict:
+    def render_monitoring_sql(planned: dict) -> dict:
         """Dry run only: log the SQL both monitors would run (skipped otherwise)."""
         from cadence.monitoring.daily import render_for_run
 
-        return render_for_run(context)
+        return render_for_run(planned)
 
     @task.short_circuit
-    def execute(**context) -> bool:
+    def execute(planned: dict) -> bool:
         """Not a dry run: build and monitor (a dry run skips everything below)."""
-        return not context["ti"].xcom_pull(task_ids="plan")["dry_run"]
+        return not planned["dry_run"]
 
     @task.sensor(
         poke_interval=60,
         mode="reschedule",
         timeout=settings.daily_kpis.gold_wait + timedelta(minutes=10),
     )
-    def wait_for_gold(**context):
+    def wait_for_gold(planned: dict):
         """Until gold covers the run's days (the spins DAG builds it hourly), at most gold_wait."""
         from cadence.monitoring.daily import gold_ready
+        from cadence.planning import RunContext
 
-        return gold_ready(context)
+        return gold_ready(planned, RunContext.current())
 
     @task
-    def record_run(**context) -> dict:
+    def record_run(planned: dict, gold: dict | None, run_id=None) -> dict:
         """Run-log record: the KPI tables of these days are built."""
         from cadence.monitoring.daily import record_run
 
-        return record_run(context, "success")
+        return record_run(planned, gold, "success", run_id)
 
     @task(trigger_rule=TriggerRule.ONE_FAILED)
-    def record_failure(**context) -> dict:
+    def record_failure(planned: dict, gold: dict | None, run_id=None) -> dict:
         """Run-log record: the KPI build failed (pipeline health sees it)."""
         from cadence.monitoring.daily import record_run
 
-        return record_run(context, "failed")
+        return record_run(planned, gold, "failed", run_id)
 
     @task(pool=settings.duckdb_pool)
-    def check_kpi_anomalies(**context) -> dict:
+    def check_kpi_anomalies(planned: dict) -> dict:
         """Log, notify and fail on error-severity anomalies that became known on the run's days."""
         from cadence.monitoring.alerts import check_task
 
-        return check_task("kpis", context)
+        return check_task("kpis", planned)
 
     @task(pool=settings.duckdb_pool)
-    def check_pipeline_health(**context) -> dict:
+    def check_pipeline_health(planned: dict) -> dict:
         """Log, notify and fail on error-severity pipeline-health alerts."""
         from cadence.monitoring.alerts import check_task
 
-        return check_task("health", context)
+        return check_task("health", planned)
 
     planned = plan()
-    kpis = dbt_task_group(settings, "kpis", select=["tag:kpis"], plan_task_id="plan")
+    kpis = dbt_task_group(settings, "kpis", select=["tag:kpis"], window=planned)
     anomalies = dbt_task_group(
-        settings, "kpi_monitoring", select=["tag:kpi_monitoring"], plan_task_id="plan", extra_vars=KPI_VARS
+        settings, "kpi_monitoring", select=["tag:kpi_monitoring"], window=planned, extra_vars=KPI_VARS
     )
     health = dbt_task_group(
-        settings, "pipeline_health", ["tag:pipeline_health"], plan_task_id="plan", extra_vars=HEALTH_VARS
+        settings, "pipeline_health", ["tag:pipeline_health"], window=planned, extra_vars=HEALTH_VARS
     )
-    gold = wait_for_gold()
-    planned >> render_monitoring_sql()
-    planned >> execute() >> gold >> kpis >> [record_run(), record_failure()]
-    kpis >> anomalies >> check_kpi_anomalies()
-    gold >> health >> check_pipeline_health()
+    gold = wait_for_gold(planned)
+    render_monitoring_sql(planned)
+    planned >> execute(planned) >> gold >> kpis >> [record_run(planned, gold), record_failure(planned, gold)]
+    kpis >> anomalies >> check_kpi_anomalies(planned)
+    gold >> health >> check_pipeline_health(planned)
 
 
 daily_kpis()

@@ -15,7 +15,8 @@ the whole lake.
 
 from airflow.sdk import dag, task
 from cadence.config import get_settings
-from cadence.orchestration import dag_kwargs, dbt_task_group
+from cadence.dag_defaults import dag_kwargs
+from cadence.dbt_group import dbt_task_group
 
 settings = get_settings()
 
@@ -23,14 +24,15 @@ settings = get_settings()
 @dag(**dag_kwargs(settings.mmp_cadence, __doc__, tags=["mmp", "marketing"]))
 def mmp():
     @task
-    def land(**context) -> dict:
+    def land() -> dict:
         """Generate → validate → lake/quarantine → run log, for every window of this run."""
         from cadence.mmp.pipeline import land_for_run
+        from cadence.planning import RunContext
 
-        return land_for_run(context)
+        return land_for_run(RunContext.current())
 
-    marts = dbt_task_group(settings, "marts", select=["path:models/mmp"], plan_task_id="land")
-    land() >> marts
+    landed = land()
+    landed >> dbt_task_group(settings, "marts", select=["path:models/mmp"], window=landed)
 
 
 mmp()

@@ -19,7 +19,8 @@ tick `is_full_refresh` to rebuild silver from the whole lake.
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 from cadence.config import get_settings
-from cadence.orchestration import dag_kwargs, dbt_task_group
+from cadence.dag_defaults import dag_kwargs
+from cadence.dbt_group import dbt_task_group
 
 settings = get_settings()
 
@@ -27,30 +28,41 @@ settings = get_settings()
 @dag(**dag_kwargs(settings.purchases, __doc__, tags=["purchases", "5-minute"]))
 def purchases():
     @task
-    def land(**context) -> dict:
+    def land() -> dict:
         """Extract → validate → bronze/quarantine → run log, for this run's window."""
-        from cadence.orchestration import land_for_run
+        from cadence.ingest import land_for_run
+        from cadence.planning import RunContext
 
-        return land_for_run("purchases", settings.purchases, context)
+        return land_for_run("purchases", settings.purchases, RunContext.current())
 
-    @task.short_circuit
-    def check_spins_freshness(**context) -> dict | None:
+    @task.short_circuit(multiple_outputs=True)
+    def check_spins_freshness(landed: dict, ti=None) -> dict | None:
         """How to trigger spins (stale spins, or a backfill to carry over); None skips the trigger."""
-        from cadence.orchestration import spins_trigger
+        from cadence.config import get_settings
+        from cadence.cross_cadence import spins_trigger
+        from cadence.planning import RunContext
 
-        return spins_trigger(context)
+        run = RunContext.current()
+        return spins_trigger(
+            get_settings(),
+            landed,
+            run.params,
+            run.run_id,
+            active_spins_runs=lambda: ti.get_dr_count("spins", states=["queued", "running"]),
+        )
 
+    landed = land()
+    silver = dbt_task_group(settings, "silver", select=["tag:purchases"], window=landed)
+    trigger = check_spins_freshness(landed)
     trigger_spins = TriggerDagRunOperator(
         task_id="trigger_spins",
         trigger_dag_id="spins",
-        conf="{{ ti.xcom_pull(task_ids='check_spins_freshness')['conf'] }}",
-        trigger_run_id="{{ ti.xcom_pull(task_ids='check_spins_freshness')['run_id'] }}",
+        conf=trigger["conf"],
+        trigger_run_id=trigger["run_id"],
         skip_when_already_exists=True,  # one catch-up per spins hour, however many purchases runs see it
         wait_for_completion=False,
     )
-
-    silver = dbt_task_group(settings, "silver", select=["tag:purchases"], plan_task_id="land")
-    land() >> silver >> check_spins_freshness() >> trigger_spins
+    landed >> silver >> trigger >> trigger_spins
 
 
 purchases()

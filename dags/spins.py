@@ -17,14 +17,9 @@ and gold in one run; `is_full_refresh` rebuilds silver and gold from the whole l
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import TriggerRule, dag, task
 from cadence.config import get_settings
-from cadence.orchestration import (
-    BUILD_GOLD_TASK,
-    CATCH_UP_TASK,
-    TRIGGER_CATCH_UP_TASK,
-    dag_kwargs,
-    dbt_task_group,
-    wait_for_triggered_run,
-)
+from cadence.dag_defaults import dag_kwargs
+from cadence.dbt_group import dbt_task_group
+from cadence.operators import WaitForTriggeredRun
 
 settings = get_settings()
 
@@ -32,54 +27,64 @@ settings = get_settings()
 @dag(**dag_kwargs(settings.spins, __doc__, tags=["spins", "hourly", "gold"]))
 def spins():
     @task
-    def land(**context) -> dict:
+    def land() -> dict:
         """Extract → validate → bronze/quarantine → run log, for this run's window."""
-        from cadence.orchestration import land_for_run
+        from cadence.ingest import land_for_run
+        from cadence.planning import RunContext
 
-        return land_for_run("spins_hourly", settings.spins, context)
+        return land_for_run("spins_hourly", settings.spins, RunContext.current())
 
     @task.branch
-    def check_purchases_freshness(**context) -> str:
+    def check_purchases_freshness(landed: dict, ti=None) -> str:
         """Catch purchases up first when their bronze is stale; otherwise build gold now."""
-        from cadence.orchestration import purchases_gate
+        from cadence.config import get_settings
+        from cadence.cross_cadence import purchases_gate
+        from cadence.planning import RunContext
 
-        return purchases_gate(context)
+        gate = purchases_gate(get_settings(), landed, RunContext.current().params)
+        ti.xcom_push(key="freshness", value=gate.freshness)
+        if gate.catch_up is None:
+            return ready.operator.task_id
+        ti.xcom_push(key="conf", value=gate.catch_up)
+        return trigger_purchases.task_id
 
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def build_gold(landed: dict, route: str | None) -> dict:
+        """Runs after a catch-up whatever its outcome; re-checks purchases so the run log can tell."""
+        from cadence.config import get_settings
+        from cadence.cross_cadence import gold_inputs
+
+        return gold_inputs(get_settings(), landed, route)
+
+    @task
+    def log_gold(landed: dict, inputs: dict, run_id=None) -> dict:
+        """Run-log record for gold: built, and whether on stale purchases."""
+        from cadence.config import get_settings
+        from cadence.cross_cadence import record_gold
+
+        return record_gold(get_settings(), landed, inputs, run_id)
+
+    landed = land()
+    silver = dbt_task_group(settings, "silver", select=["tag:spins"], window=landed)
+    gold = dbt_task_group(settings, "gold", select=["tag:gold"], window=landed)
+    gate = check_purchases_freshness(landed)
     trigger_purchases = TriggerDagRunOperator(
-        task_id=TRIGGER_CATCH_UP_TASK,
+        task_id="trigger_purchases",
         trigger_dag_id="purchases",
-        conf="{{ ti.xcom_pull(task_ids='check_purchases_freshness', key='conf') }}",
+        conf=gate["conf"],
         wait_for_completion=False,
         retries=0,  # a retry would start a second catch-up run
     )
-    catch_up_purchases = wait_for_triggered_run(
-        task_id=CATCH_UP_TASK,
-        trigger_task_id=TRIGGER_CATCH_UP_TASK,
-        dag_id="purchases",
+    catch_up_purchases = WaitForTriggeredRun(
+        task_id="catch_up_purchases",
+        triggered_run_id=trigger_purchases.output["trigger_run_id"],
+        triggered_dag_id="purchases",
         timeout=settings.triggers.wait_timeout,
         poke_interval=settings.triggers.poke_interval,
     )
-
-    @task(task_id=BUILD_GOLD_TASK, trigger_rule=TriggerRule.ALL_DONE)
-    def build_gold(**context) -> dict:
-        """Runs after a catch-up whatever its outcome; re-checks purchases so the run log can tell."""
-        from cadence.orchestration import gold_inputs
-
-        return gold_inputs(context)
-
-    @task
-    def log_gold(**context) -> dict:
-        """Run-log record for gold: built, and whether on stale purchases."""
-        from cadence.orchestration import record_gold
-
-        return record_gold(context)
-
-    silver = dbt_task_group(settings, "silver", select=["tag:spins"], plan_task_id="land")
-    gold = dbt_task_group(settings, "gold", select=["tag:gold"], plan_task_id="land")
-    gate = check_purchases_freshness()
-    ready = build_gold()
-    land() >> silver >> gate >> [trigger_purchases, ready]
-    trigger_purchases >> catch_up_purchases >> ready >> gold >> log_gold()
+    ready = build_gold(landed, gate)
+    landed >> silver >> gate >> [trigger_purchases, ready]
+    trigger_purchases >> catch_up_purchases >> ready >> gold >> log_gold(landed, ready)
 
 
 spins()

@@ -16,31 +16,33 @@ the reason and changes nothing. Semantics: README.md, "Workbook import".
 
 from airflow.sdk import dag, task
 from cadence.config import get_settings
-from cadence.orchestration import dbt_task_group
-from cadence.workbook.orchestration import SELECT_GOLD, SELECT_SILVER, dag_kwargs
+from cadence.dag_defaults import dag_kwargs, workbook_params
+from cadence.dbt_group import dbt_task_group
+from cadence.workbook.orchestration import SELECT_GOLD, SELECT_SILVER
 
 settings = get_settings()
 
 
-@dag(**dag_kwargs(settings, __doc__))
+@dag(**dag_kwargs(settings.workbook, __doc__, ["workbook", "manual", "gold"], params=workbook_params()))
 def workbook_import():
     @task
-    def land(**context) -> dict:
+    def land(params=None, run_id=None) -> dict:
         """Read → validate → bronze/quarantine → run log and Data Docs, for the workbook's range."""
         from cadence.workbook.orchestration import land as land_workbook
 
-        return land_workbook(context)
+        return land_workbook(params, run_id)
 
     @task(pool=settings.duckdb_pool)
-    def export(**context) -> dict:
+    def export(landed: dict) -> dict:
         """The range's gold rows as CSV and a filled-in .xlsx next to the workbook."""
         from cadence.workbook.orchestration import export as export_gold
 
-        return export_gold(context)
+        return export_gold(landed)
 
-    silver = dbt_task_group(settings, "silver", select=SELECT_SILVER, plan_task_id="land")
-    gold = dbt_task_group(settings, "gold", select=SELECT_GOLD, plan_task_id="land")
-    land() >> silver >> gold >> export()
+    landed = land()
+    silver = dbt_task_group(settings, "silver", select=SELECT_SILVER, window=landed)
+    gold = dbt_task_group(settings, "gold", select=SELECT_GOLD, window=landed)
+    landed >> silver >> gold >> export(landed)
 
 
 workbook_import()

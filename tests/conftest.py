@@ -1,7 +1,10 @@
-"""Shared fixtures: a throwaway Airflow home per session, and a fresh lake, DuckDB and source per test.
+"""Shared fixtures: a throwaway Airflow home per session (per xdist worker), a fresh lake, DuckDB and source
+per test, and the tier marker of every test from its folder.
 
 Airflow reads its configuration when first imported, so the environment is set here, before any test
-module imports it. Connections come from AIRFLOW_CONN_* variables pointing at per-test files.
+module imports it. Under pytest-xdist every worker is its own process with its own session: it gets its
+own Airflow home and SQLite metadata DB (named after PYTEST_XDIST_WORKER), so workers never share one.
+Connections come from AIRFLOW_CONN_* variables pointing at per-test files. Helpers live in tests/support.
 """
 
 from __future__ import annotations
@@ -9,14 +12,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DAGS = ROOT / "dags"
-_SESSION_DIR = Path(tempfile.mkdtemp(prefix="cadence-tests-"))
+from tests.support.dags import DAGS
+
+TIERS = ("unit", "dbt", "dags", "stack", "static")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix=f"cadence-tests-{_WORKER}-"))
 
 os.environ.update(
     {
@@ -34,22 +38,27 @@ os.environ.update(
 for variable in [v for v in os.environ if v.startswith("CADENCE_") and "__RETRIES" not in v]:
     del os.environ[variable]  # a developer's own overrides must not leak into the tests
 
-# A fixed "now" for simulated history, so every number in the tests is reproducible.
-SIM_NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test with its tier, the folder it lives in (tests/<tier>/...)."""
+    root = Path(__file__).resolve().parent
+    for item in items:
+        parts = Path(item.fspath).resolve().relative_to(root).parts
+        if parts and parts[0] in TIERS:
+            item.add_marker(parts[0])
 
 
 @pytest.fixture(scope="session")
 def airflow_db():
-    """A migrated Airflow metadata DB with the one-slot DuckDB pool."""
-    from airflow.models.pool import Pool
+    """A migrated Airflow metadata DB (this worker's) with the one-slot DuckDB pool."""
     from airflow.utils import db
     from airflow.utils.session import create_session
+    from cadence.config import load_settings
+    from cadence.local import create_duckdb_pool
 
     db.initdb()
     with create_session() as session:
-        Pool.create_or_update_pool(
-            "duckdb", slots=1, description="DuckDB single writer", session=session, include_deferred=False
-        )
+        create_duckdb_pool(session, load_settings())
     return True
 
 
@@ -72,85 +81,28 @@ def cadence_env(tmp_path, monkeypatch):
     return get_settings()
 
 
-def seed_source(days: float, until: datetime = SIM_NOW, streams: tuple[str, ...] = ("purchases",)):
-    from cadence.simulator import cli
-
-    return cli.seed(list(streams), days, until)
-
-
 @pytest.fixture
 def load_dag(airflow_db):
     """Parse a DAG afresh from its file (Params set by one dag.test() would leak into the next)."""
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.support.dags import load_dag
 
-    def _load(dag_id: str):
-        bag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py"))
-        assert not bag.import_errors, bag.import_errors
-        return bag.get_dag(dag_id)
-
-    return _load
+    return load_dag
 
 
 @pytest.fixture
-def run_dag(load_dag):
-    """Run one DAG run in-process with dag.test() and return it."""
+def run_dag(airflow_db):
+    """Run one DAG run in-process with dag.test() and return it (:func:`tests.support.dags.run_dag`)."""
+    from tests.support.dags import run_dag
 
-    def _run(
-        dag_id: str,
-        logical_date: datetime,
-        conf: dict | None = None,
-        mark_success: str | None = None,
-        keep_other_runs: bool = False,
-    ):
-        # Otherwise dag.test() finds the finished run of an earlier test and skips; runs of the other DAGs
-        # (those an earlier run triggered) are kept on request.
-        forget_runs(dag_id if keep_other_runs else None)
-        environment = dict(os.environ)
-        try:
-            dag = load_dag(dag_id)
-            return dag.test(logical_date=logical_date, run_conf=conf, mark_success_pattern=mark_success)
-        finally:
-            release_dbt_duckdb()
-            # In-process tasks (Cosmos exports the dbt env) must not leak variables into the next test.
-            os.environ.clear()
-            os.environ.update(environment)
-
-    return _run
+    return run_dag
 
 
-def forget_runs(dag_id: str | None = None) -> None:
-    """Drop the DAG runs of earlier tests (all of them, or one DAG's) from the session's Airflow DB."""
-    from airflow.models import DagRun
-    from airflow.utils.session import create_session
-    from sqlalchemy import delete
+@pytest.fixture
+def slack(monkeypatch):
+    """Collect what would go to Slack; the monitoring settings point at a Slack connection."""
+    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
-    statement = delete(DagRun) if dag_id is None else delete(DagRun).where(DagRun.dag_id == dag_id)
-    with create_session() as session:
-        session.execute(statement)
-
-
-def release_dbt_duckdb() -> None:
-    """dag.test() runs dbt in this process, and dbt-duckdb keeps its DuckDB connection open afterwards;
-    drop it so the test (or the next run, on another file) can open the warehouse."""
-    import gc
-
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    DuckDBConnectionManager.close_all_connections()
-    gc.collect()
-
-
-def warehouse_query(settings, sql: str):
-    import duckdb
-
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as connection:
-        return connection.sql(sql).df()
-
-
-def source_frame(settings, table: str = "purchases"):
-    import sqlite3
-
-    import pandas as pd
-
-    with sqlite3.connect(settings.source_db_path) as connection:
-        return pd.read_sql(f"select * from {table}", connection)
+    sent: list[str] = []
+    monkeypatch.setenv("CADENCE_MONITORING__SLACK_CONN_ID", "cadence_slack")
+    monkeypatch.setattr(SlackWebhookHook, "send", lambda self, **kwargs: sent.append(kwargs["text"]))
+    return sent

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from cadence.config import get_settings
-from cadence.orchestration import MANIFEST_PATH
+from cadence.dbt_group import MANIFEST_PATH
 
 # Paths baked into the manifest at parse time are placeholders, so it does not depend on the machine.
 _PARSE_ENV = {"DBT_LAKE_ROOT": "/lake", "DBT_LAKE_URL": "file:///lake", "DBT_TARGET": "duckdb"}

@@ -9,45 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from cadence import lake, quality, sources
-from cadence.config import Settings
+from cadence.config import CadenceSettings, Settings
 from cadence.lake import Window
+from cadence.planning import RunContext
+from cadence.runlog import RunRecord, summarize
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunRecord:
-    job: str
-    window_start: datetime
-    window_end: datetime
-    extract_start: datetime
-    status: str = "running"
-    rows_extracted: int = 0
-    rows_valid: int = 0
-    rows_quarantined: int = 0
-    rows_landed: int = 0
-    rule_failures: dict | None = None
-    run_id: str | None = None
-    started_at: datetime | None = None
-    duration_s: float = 0.0
-    error: str | None = None
-
-    def check_counts(self) -> None:
-        if (
-            self.rows_extracted != self.rows_valid + self.rows_quarantined
-            or self.rows_landed != self.rows_valid
-        ):
-            raise AssertionError(f"row counts do not add up for {self.job} {self.window_start}: {self}")
-
-    def as_json(self) -> dict:
-        record = asdict(self)
-        for key in ("window_start", "window_end", "extract_start", "started_at"):
-            record[key] = record[key].isoformat() if record[key] else None
-        return record
 
 
 def ingest_window(
@@ -59,16 +29,9 @@ def ingest_window(
     hook=None,
 ) -> RunRecord:
     """Land one window: rows whose change time is in [window.start - lookback, window.end)."""
-    from cadence.simulator.source import source_hook
-
-    hook = hook or source_hook(settings)
-    record = RunRecord(
-        job=spec.name,
-        window_start=window.start,
-        window_end=window.end,
-        extract_start=window.start - lookback,
-        run_id=run_id,
-        started_at=datetime.now(UTC),
+    hook = hook or sources.source_hook(settings)
+    record = RunRecord.landing(
+        spec.name, window, extract_start=window.start - lookback, run_id=run_id, started_at=datetime.now(UTC)
     )
     clock = time.monotonic()
     try:
@@ -76,13 +39,11 @@ def ingest_window(
         result = quality.validate(raw, spec.name, spec.rules)
         bronze = sources.to_bronze(result.valid, spec, window.start, window.end)
         lake.write_parquet(lake.bronze_path(settings, spec.name, window), bronze)
-        quarantine_path = lake.quarantine_path(settings, spec.name, window)
-        if len(result.quarantined):
-            lake.write_parquet(
-                quarantine_path, sources.to_quarantine(result.quarantined, spec, window.start, window.end)
-            )
-        else:
-            lake.remove(quarantine_path)  # a rerun that now finds nothing wrong leaves no stale file
+        rejected = result.quarantined
+        lake.write_quarantine(
+            lake.quarantine_path(settings, spec.name, window),
+            sources.to_quarantine(rejected, spec, window.start, window.end) if len(rejected) else None,
+        )
         record.rows_extracted = len(raw)
         record.rows_valid = len(result.valid)
         record.rows_quarantined = len(result.quarantined)
@@ -91,12 +52,11 @@ def ingest_window(
         record.check_counts()
         record.status = "success"
     except Exception as error:
-        record.status = "failed"
-        record.error = f"{type(error).__name__}: {error}"
+        record.failed(error)
         raise
     finally:
         record.duration_s = round(time.monotonic() - clock, 3)
-        lake.write_json(lake.run_log_path(settings, spec.name, window), record.as_json())
+        record.write(settings)
     return record
 
 
@@ -110,9 +70,7 @@ def ingest(
     run_id: str | None = None,
 ) -> list[RunRecord]:
     """Land ``window`` in chunks of ``chunk`` (bounded memory); only the first chunk looks back."""
-    from cadence.simulator.source import source_hook
-
-    hook = source_hook(settings)
+    hook = sources.source_hook(settings)
     records = []
     for index, part in enumerate(window.split(chunk)):
         record = ingest_window(settings, spec, part, lookback if index == 0 else timedelta(0), run_id, hook)
@@ -130,6 +88,24 @@ def ingest(
     return records
 
 
-def summarize(records: list[RunRecord]) -> dict:
-    keys = ("rows_extracted", "rows_valid", "rows_quarantined", "rows_landed")
-    return {"windows": len(records), **{key: sum(getattr(r, key) for r in records) for key in keys}}
+def land_for_run(source: str, cadence: CadenceSettings, run: RunContext) -> dict:
+    """A cadence's land task: plan the run, land its window(s); the dbt window and counts (its XCom)."""
+    from cadence.config import get_settings
+
+    settings = get_settings()
+    plan = run.plan(cadence, settings)
+    chunk = cadence.backfill_chunk if plan.is_backfill else plan.window.end - plan.window.start
+    records = ingest(
+        settings,
+        sources.get_spec(source, settings),
+        plan.window,
+        lookback=plan.lookback,
+        chunk=chunk,
+        run_id=run.run_id,
+    )
+    return {
+        **plan.dbt_vars(),
+        "is_backfill": plan.is_backfill,
+        "is_full_refresh": plan.is_full_refresh,
+        **summarize(records),
+    }

@@ -64,16 +64,19 @@ def root(settings: Settings):
     return ObjectStoragePath(settings.lake_url, conn_id=settings.lake_conn_id)
 
 
-def _partitioned(settings: Settings, zone: str, source: str, window: Window, suffix: str):
-    return root(settings) / zone / source / f"dt={window.start:%Y-%m-%d}" / f"{source}_{window.label}{suffix}"
+def _partitioned(settings: Settings, zone: str, source: str, window: Window, suffix: str, variant: str = ""):
+    name = f"{source}_{variant + '_' if variant else ''}{window.label}{suffix}"
+    return root(settings) / zone / source / f"dt={window.start:%Y-%m-%d}" / name
 
 
-def bronze_path(settings: Settings, source: str, window: Window):
-    return _partitioned(settings, "bronze", source, window, ".parquet")
+def bronze_path(settings: Settings, source: str, window: Window, variant: str = ""):
+    """``bronze/<source>/dt=<day>/<source>[_<variant>]_<window>.parquet``; a variant (``workbook``) names
+    files of another producer, which the same bronze source reads but a cadence window never overwrites."""
+    return _partitioned(settings, "bronze", source, window, ".parquet", variant)
 
 
-def quarantine_path(settings: Settings, source: str, window: Window):
-    return _partitioned(settings, "quarantine", source, window, ".parquet")
+def quarantine_path(settings: Settings, source: str, window: Window, variant: str = ""):
+    return _partitioned(settings, "quarantine", source, window, ".parquet", variant)
 
 
 def run_log_path(settings: Settings, job: str, window: Window):
@@ -111,3 +114,13 @@ def write_json(path, record: dict) -> None:
 def remove(path) -> None:
     if path.exists():
         path.unlink()
+
+
+def write_quarantine(path, rejected: pa.Table | None) -> bool:
+    """Write the rejected rows of a window to ``path``, or, when there are none, remove the file an earlier
+    run left there: a rerun that now finds nothing wrong leaves no stale quarantine. True if written."""
+    if rejected is not None and rejected.num_rows:
+        write_parquet(path, rejected)
+        return True
+    remove(path)
+    return False

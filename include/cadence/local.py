@@ -5,8 +5,8 @@ pool, seeds the source database with recent history, then starts api-server, sch
 triggerer and the simulator's live feed as background processes, and waits until the UI answers.
 ``down`` stops them. Everything is idempotent: a second ``up`` reuses the home and starts in seconds.
 
-The environment, preparation and process start-up are shared with :mod:`cadence.stack`, which runs the same
-stack in a temporary home on another port for tests and benchmarks.
+The environment, preparation and process start-up are shared with ``tests/support/stack.py``, which runs the
+same stack in a temporary home on another port for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
     """The Airflow configuration of the local stack, as environment variables for every process.
 
     ``home``, ``port`` and ``data_dir`` default to the `make up` stack (AIRFLOW_HOME, CADENCE_UI_PORT,
-    CADENCE_DATA_DIR); :mod:`cadence.stack` passes its own to run a second stack beside it.
+    CADENCE_DATA_DIR); the test harness (``tests/support/stack.py``) passes its own to run a second stack beside it.
     """
     settings = get_settings() if data_dir is None else load_settings(data_dir=data_dir)
     bin_dir = Path(sys.executable).parent
@@ -121,7 +121,6 @@ def prepare() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     from airflow.models import Connection
-    from airflow.models.pool import Pool
     from airflow.utils import db
     from airflow.utils.session import create_session
 
@@ -130,14 +129,21 @@ def prepare() -> None:
         for connection in local_connections():
             session.query(Connection).filter(Connection.conn_id == connection.conn_id).delete()
             session.add(connection)
-        Pool.create_or_update_pool(
-            settings.duckdb_pool,
-            slots=1,
-            include_deferred=False,
-            session=session,
-            description="DuckDB allows one writer process: every task that opens the file runs here",
-        )
+        create_duckdb_pool(session, settings)
     print(f"Airflow home ready: {HOME} (connections {settings.source_conn_id}, {settings.warehouse_conn_id})")
+
+
+def create_duckdb_pool(session, settings: Settings) -> None:
+    """The one-slot pool every task that opens DuckDB runs in (a metadata DB of any stack, or the tests')."""
+    from airflow.models.pool import Pool
+
+    Pool.create_or_update_pool(
+        settings.duckdb_pool,
+        slots=1,
+        include_deferred=False,
+        session=session,
+        description="DuckDB allows one writer process: every task that opens the file runs here",
+    )
 
 
 def seed_source() -> None:

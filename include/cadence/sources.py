@@ -15,7 +15,9 @@ import pyarrow as pa
 
 from cadence.config import Settings
 from cadence.quality import Rule
-from cadence.simulator.purchases import TIMESTAMP_FORMAT
+
+# How the game backend writes every time column, change times included: fixed width, so text compares as time.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 MONEY = pa.decimal128(12, 2)
@@ -187,6 +189,17 @@ def spins_spec(settings: Settings) -> SourceSpec:
             ),
         ],
     )
+
+
+def source_hook(settings: Settings):
+    """The DB-API hook of the source connection (SqliteHook locally, any SQL hook in production).
+
+    Outside a task (the CLI, the live feed) the connection must come from the environment
+    (AIRFLOW_CONN_CADENCE_SOURCE) or a secrets backend: the Task SDK does not read the metadata DB there.
+    """
+    from airflow.sdk import BaseHook  # lazy: keeps `import cadence` free of Airflow start-up cost
+
+    return BaseHook.get_connection(settings.source_conn_id).get_hook()
 
 
 SPECS = {"purchases": purchases_spec, "spins_hourly": spins_spec}

@@ -26,8 +26,9 @@ import pyarrow as pa
 
 from cadence import lake
 from cadence.config import Settings
-from cadence.ingest import RunRecord
 from cadence.lake import Window
+from cadence.planning import RunContext, plain_utc
+from cadence.runlog import RunRecord, summarize
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,11 @@ def schedule_windows(span: Window, schedule: str) -> list[Window]:
     """The intervals of the cron ``schedule`` covering ``span``, widened to whole intervals."""
     from croniter import croniter
 
-    def utc(tick: datetime) -> datetime:
-        return datetime.fromtimestamp(tick.timestamp(), UTC)
-
     following = croniter(schedule, span.start).get_next(datetime)
-    start = utc(croniter(schedule, following).get_prev(datetime))  # the tick at or before span.start
+    start = plain_utc(croniter(schedule, following).get_prev(datetime))  # the tick at or before span.start
     ticks, windows = croniter(schedule, start), []
     while start < span.end:
-        end = utc(ticks.get_next(datetime))
+        end = plain_utc(ticks.get_next(datetime))
         windows.append(Window(start, end))
         start = end
     return windows
@@ -101,14 +99,13 @@ def _land_window(settings: Settings, record: RunRecord, table: pa.Table, valid, 
     from cadence.mmp.writer import window_path, write_events
     from cadence.quality import REASON
 
-    window = Window(record.window_start, record.window_end)
+    window = record.window
     landed = table.take(pa.array(valid["_position"].to_numpy(dtype="int64")))
     write_events([landed], window_path(window.start, window.end, "jsonl", settings), "jsonl")
-    path = lake.quarantine_path(settings, SOURCE, window)
-    if len(rejected):
-        lake.write_parquet(path, quarantine_table(rejected, table.schema.names))
-    else:
-        lake.remove(path)  # a rerun that now finds nothing wrong leaves no stale file
+    lake.write_quarantine(
+        lake.quarantine_path(settings, SOURCE, window),
+        quarantine_table(rejected, table.schema.names) if len(rejected) else None,
+    )
     record.rows_extracted = table.num_rows
     record.rows_valid = len(valid)
     record.rows_quarantined = len(rejected)
@@ -125,10 +122,7 @@ def land_chunk(settings: Settings, windows: list[Window], run_id: str | None) ->
     from cadence.quality import validate
 
     started_at, clock = datetime.now(UTC), time.monotonic()
-    records = [
-        RunRecord(JOB, w.start, w.end, extract_start=w.start, run_id=run_id, started_at=started_at)
-        for w in windows
-    ]
+    records = [RunRecord.landing(JOB, w, run_id=run_id, started_at=started_at) for w in windows]
     try:
         tables = [generate_window(w.start, w.end, settings) for w in windows]
         result = validate(validation_frame(windows, tables), SOURCE, event_rules(settings))
@@ -139,14 +133,13 @@ def land_chunk(settings: Settings, windows: list[Window], run_id: str | None) ->
     except Exception as error:
         for record in records:
             if record.status != "success":
-                record.status, record.error = "failed", f"{type(error).__name__}: {error}"
+                record.failed(error)
         raise
     finally:
         share = round((time.monotonic() - clock) / len(windows), 3)  # each window's share of the chunk
         for record in records:
             record.duration_s = share
-            window = Window(record.window_start, record.window_end)
-            lake.write_json(lake.run_log_path(settings, JOB, window), record.as_json())
+            record.write(settings)
     return records
 
 
@@ -167,17 +160,15 @@ def land_windows(settings: Settings, windows: list[Window], run_id: str | None =
     return records
 
 
-def land_for_run(context: dict) -> dict:
+def land_for_run(run: RunContext) -> dict:
     """The `land` task: plan the run, land its windows, return the dbt window (what was landed) and counts."""
     from cadence.config import get_settings
-    from cadence.ingest import summarize
-    from cadence.orchestration import plan_run, run_interval
 
     settings = get_settings()
     cadence = settings.mmp_cadence
-    plan = plan_run(context["params"], *run_interval(context, cadence), cadence, settings)
+    plan = run.plan(cadence, settings)
     windows = schedule_windows(plan.window, cadence.schedule)
-    records = land_windows(settings, windows, context["run_id"])
+    records = land_windows(settings, windows, run.run_id)
     landed = dataclasses.replace(plan, window=Window(windows[0].start, windows[-1].end))
     return {
         **landed.dbt_vars(),

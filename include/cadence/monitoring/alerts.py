@@ -79,9 +79,9 @@ def warehouse_hook(settings: Settings):
     """The DB-API hook of the warehouse connection (DuckDBHook locally, BigQueryHook in production)."""
     from airflow.sdk import BaseHook
 
-    from cadence.monitoring.dbt import release_dbt_connections
+    from cadence.dbt_group import release_dbt_duckdb
 
-    release_dbt_connections()
+    release_dbt_duckdb()
     connection = BaseHook.get_connection(settings.warehouse_conn_id)
     # the monitoring SQL is standard SQL; BigQueryHook defaults to legacy SQL
     params = {"use_legacy_sql": False} if connection.conn_type == "google_cloud_platform" else {}
@@ -134,7 +134,7 @@ def health_outcome(hook, checked_at: datetime) -> Outcome:
     return Outcome("pipeline health", f"as of {stamp} UTC", findings, summary)
 
 
-def report(outcome: Outcome, settings: Settings, context: dict | None = None) -> list[str]:
+def report(outcome: Outcome, settings: Settings) -> list[str]:
     """Log the summary; notify when anything alerts. Returns the channels notified (empty: none)."""
     from cadence.monitoring.notifier import CadenceNotifier
 
@@ -151,7 +151,7 @@ def report(outcome: Outcome, settings: Settings, context: dict | None = None) ->
         smtp_conn_id=monitoring.smtp_conn_id,
         email_to=monitoring.email_to,
     )
-    return notifier.notify(context or {})
+    return notifier.notify({})
 
 
 def severity_counts(outcome: Outcome) -> dict[str, int]:
@@ -159,22 +159,24 @@ def severity_counts(outcome: Outcome) -> dict[str, int]:
     return {"error": counts.get("error", 0), "warn": counts.get("warn", 0)}
 
 
-def check_task(kind: str, context: dict) -> dict:
-    """The body of the check tasks: read, log, notify, and fail (red in the UI) on error severity."""
+def check_task(kind: str, planned: dict) -> dict:
+    """The body of the check tasks (``kind`` ``kpis`` or ``health``, on the daily plan ``planned``): read,
+    log, notify, and fail (red in the UI) on error severity."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from cadence.config import get_settings
 
     settings = get_settings()
-    planned = context["ti"].xcom_pull(task_ids="plan")
-    hook = warehouse_hook(settings)
     if kind == "kpis":
-        outcome = kpi_outcome(
-            hook, date.fromisoformat(planned["alert_start"]), date.fromisoformat(planned["alert_end"])
+        start, end = date.fromisoformat(planned["alert_start"]), date.fromisoformat(planned["alert_end"])
+        outcome = kpi_outcome(warehouse_hook(settings), start, end)
+    elif kind == "health":
+        outcome = health_outcome(
+            warehouse_hook(settings), datetime.fromisoformat(planned["health_reference"])
         )
     else:
-        outcome = health_outcome(hook, datetime.fromisoformat(planned["health_reference"]))
-    channels = report(outcome, settings, context)
+        raise ValueError(f"unknown check kind {kind!r}: use 'kpis' or 'health'")
+    channels = report(outcome, settings)
     if outcome.errors:
         raise AirflowFailException(f"{outcome.title}\n{outcome.message()}")
     return {**severity_counts(outcome), "notified": channels}

@@ -17,19 +17,15 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from cadence.config import Settings
 from cadence.lake import Window
+from cadence.planning import DBT_TIME, RunContext, plain_utc, plan_run
+from cadence.runlog import RunRecord
 
 log = logging.getLogger(__name__)
 
 DAY = timedelta(days=1)
-DBT_TIME = "%Y-%m-%d %H:%M:%S"
 JOB = "daily_kpis"  # the run-log job name of this DAG
 KPI_VARS = ("kpi_rules",)
 HEALTH_VARS = ("health_jobs", "health_reference", "health_since")
-
-
-def _plain_utc(moment: datetime) -> datetime:
-    """A stdlib UTC datetime (Airflow hands out pendulum ones)."""
-    return datetime.fromtimestamp(moment.timestamp(), UTC)
 
 
 def _midnight(day: date) -> datetime:
@@ -100,39 +96,30 @@ def plan_daily(
     run_after: datetime | None = None,
 ) -> DailyPlan:
     """Validate the trigger conf (like every cadence) and turn it into the run's days."""
-    from cadence.orchestration import plan_run
-
     plan = plan_run(params, data_interval_start, data_interval_end, settings.daily_kpis, settings, now)
     days = whole_days(plan.window)
     trailing = timedelta(0) if plan.is_backfill else timedelta(days=settings.daily_kpis.trailing_days)
     return DailyPlan(
         days=days,
         recompute=Window(days.start - trailing, days.end),
-        check_at=_plain_utc(run_after or data_interval_end).replace(microsecond=0),
+        check_at=plain_utc(run_after or data_interval_end).replace(microsecond=0),
         is_backfill=plan.is_backfill,
         is_full_refresh=plan.is_full_refresh,
         dry_run=bool(params.get("dry_run")),
     )
 
 
-def plan_for_run(context: dict) -> dict:
+def plan_for_run(run: RunContext) -> dict:
     """The plan task body: the XCom every later task and dbt group reads."""
     from cadence.config import get_settings
-    from cadence.orchestration import run_interval
 
     settings = get_settings()
-    plan = plan_daily(
-        context["params"],
-        *run_interval(context, settings.daily_kpis),
-        settings,
-        run_after=_run_started(context),
-    )
+    plan = plan_daily(run.params, *run.interval(settings.daily_kpis), settings, run_after=_run_started(run))
     return plan.as_xcom(settings)
 
 
-def _run_started(context: dict) -> datetime | None:
-    dag_run = context.get("dag_run")
-    return getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None)
+def _run_started(run: RunContext) -> datetime:
+    return run.started_at or run.run_after
 
 
 def newest_window_end(settings: Settings, job: str) -> datetime | None:
@@ -155,20 +142,19 @@ def newest_window_end(settings: Settings, job: str) -> datetime | None:
     return None
 
 
-def gold_ready(context: dict):
+def gold_ready(planned: dict, run: RunContext):
     """The gold gate: done once gold covers the run's days, or once the run has waited ``gold_wait``."""
     from airflow.sdk import PokeReturnValue
 
     from cadence.config import get_settings
 
     settings = get_settings()
-    planned = context["ti"].xcom_pull(task_ids="plan")
     needed = datetime.fromisoformat(planned["alert_end"]).replace(tzinfo=UTC)
     newest = newest_window_end(settings, "gold")
     if newest is not None and newest >= needed:
         return PokeReturnValue(True, {"gold_covers_days": True, "gold_until": newest.isoformat()})
-    started = _run_started(context) or datetime.now(UTC)
-    waited = datetime.now(UTC) - _plain_utc(started)
+    started = _run_started(run) or datetime.now(UTC)
+    waited = datetime.now(UTC) - plain_utc(started)
     note = f"gold is built up to {newest or 'never'}, the run's days end {needed}"
     if waited < settings.daily_kpis.gold_wait:
         log.info("waiting for gold (%s of %s): %s", waited, settings.daily_kpis.gold_wait, note)
@@ -177,40 +163,38 @@ def gold_ready(context: dict):
     return PokeReturnValue(True, {"gold_covers_days": False, "gold_until": newest and newest.isoformat()})
 
 
-def record_run(context: dict, status: str) -> dict:
-    """One run-log record for this run's days (job ``daily_kpis``), like every other job writes."""
-    from cadence import lake
+def record_run(planned: dict, gold: dict | None, status: str, run_id: str) -> dict:
+    """One run-log record for this run's days (job ``daily_kpis``), like every other job writes; ``gold``
+    is what the gold wait found (None if it did not finish)."""
     from cadence.config import get_settings
 
-    settings = get_settings()
-    planned = context["ti"].xcom_pull(task_ids="plan")
     window = Window(
         datetime.fromisoformat(planned["alert_start"]).replace(tzinfo=UTC),
         datetime.fromisoformat(planned["alert_end"]).replace(tzinfo=UTC),
     )
-    record = {
-        "job": JOB,
-        "window_start": window.start.isoformat(),
-        "window_end": window.end.isoformat(),
-        "status": status,
-        "run_id": context["run_id"],
-        "started_at": datetime.now(UTC).isoformat(),
-        "recomputed_from": planned["window_start"],
-        "is_backfill": planned["is_backfill"],
-        **(context["ti"].xcom_pull(task_ids="wait_for_gold") or {}),
-    }
-    lake.write_json(lake.run_log_path(settings, JOB, window), record)
-    return record
+    record = RunRecord(
+        JOB,
+        window.start,
+        window.end,
+        status=status,
+        run_id=run_id,
+        started_at=datetime.now(UTC),
+        details={
+            "recomputed_from": planned["window_start"],
+            "is_backfill": planned["is_backfill"],
+            **(gold or {}),
+        },
+    )
+    return record.write(get_settings())
 
 
-def render_for_run(context: dict) -> dict:
+def render_for_run(planned: dict) -> dict:
     """The dry-run task body: log the SQL of both monitors for this run's days; skip on a real run."""
     from airflow.sdk.exceptions import AirflowSkipException
 
     from cadence.config import get_settings
     from cadence.monitoring import dbt as monitoring_dbt
 
-    planned = context["ti"].xcom_pull(task_ids="plan")
     if not planned["dry_run"]:
         raise AirflowSkipException("not a dry run: the monitors run for real")
     settings = get_settings()

@@ -14,6 +14,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 from cadence.config import Settings
+from cadence.dbt_group import dbt_env, release_dbt_duckdb
 
 MODELS = {"kpis": "kpi_anomalies", "health": "pipeline_health"}
 
@@ -24,8 +25,6 @@ class DbtError(RuntimeError):
 
 def _environment(settings: Settings, duckdb_path: Path):
     """dbt's variables for this warehouse, set only while dbt runs (restored afterwards)."""
-    from cadence.orchestration import dbt_env
-
     values = dbt_env(settings) | {"DBT_DUCKDB_PATH": str(duckdb_path), "DBT_TARGET": settings.warehouse}
     return patch.dict(os.environ, values)
 
@@ -60,7 +59,7 @@ def invoke(settings: Settings, command: str, model: str, dbt_vars: dict, *, scra
             args += ["--indirect-selection", "cautious"]
         with _environment(settings, database):
             result = dbtRunner().invoke(args)
-            release_dbt_connections()
+            release_dbt_duckdb()
     if not result.success:
         failures = [
             f"{r.node.name}: {r.message}"
@@ -69,17 +68,6 @@ def invoke(settings: Settings, command: str, model: str, dbt_vars: dict, *, scra
         ]
         raise DbtError(f"dbt {command} of {model} failed: {result.exception or '; '.join(failures)}")
     return result.result
-
-
-def release_dbt_connections() -> None:
-    """dbt-duckdb keeps its DuckDB connection open after an in-process run (the CLI, or Cosmos under
-    ``dag.test()``); close it, so this process can open the file with other settings. A no-op when
-    dbt-duckdb never ran in this process (every task of a deployed DAG runs in its own process)."""
-    import sys
-
-    if "dbt.adapters.duckdb.connections" not in sys.modules:
-        return
-    sys.modules["dbt.adapters.duckdb.connections"].DuckDBConnectionManager.close_all_connections()
 
 
 def render(settings: Settings, model: str, dbt_vars: dict) -> str:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from tqdm import tqdm
 
+from cadence import sources
 from cadence.config import ConfigError, get_settings
 from cadence.simulator import source
 
@@ -54,7 +55,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def seed(streams: list[str], days: float, until: datetime) -> dict[str, source.TickSummary]:
     """Create ``days`` of history ending at ``until``, a day at a time with a progress bar."""
     settings = get_settings()
-    hook = source.source_hook(settings)
+    hook = sources.source_hook(settings)
     started_at = (until - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     totals: dict[str, list[int]] = {}
     for stream in streams:
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_summary(seed(args.streams, days, args.until or datetime.now(UTC)))
         return 0
 
-    hook = source.source_hook(settings)
+    hook = sources.source_hook(settings)
     if args.command in ("pause", "resume", "status"):
         for stream in getattr(args, "targets", []):
             if args.command == "pause":

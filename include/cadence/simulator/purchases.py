@@ -9,13 +9,14 @@ order, which is exactly what an extract by ``updated_at`` sees in a real backend
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from cadence.config import SimulatorSettings
 from cadence.simulator.population import Population, generate_hours
+from cadence.sources import TIMESTAMP_FORMAT
 
 PRICE_POINTS_USD = np.array([0.99, 1.99, 4.99, 9.99, 19.99, 49.99, 99.99])
 PRICE_WEIGHTS = np.array([0.35, 0.25, 0.20, 0.10, 0.06, 0.03, 0.01])
@@ -32,7 +33,6 @@ CURRENCY_BY_COUNTRY = {
     "MX": "MXN",
 }
 MALFORMED_KINDS = ("null_user", "negative_revenue", "unknown_country", "bad_timestamp")
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 COLUMNS = [
     "transaction_id",
     "user_id",
@@ -124,7 +124,3 @@ def generate(
 def max_change_delay(settings: SimulatorSettings) -> timedelta:
     """How long after its event hour a purchase can still change (arrive late or be refunded)."""
     return settings.late_max + settings.refund_max_age + timedelta(hours=1)
-
-
-def parse_ts(value: str) -> datetime:
-    return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=UTC)

@@ -21,6 +21,7 @@ import pandas as pd
 from cadence.config import Settings
 from cadence.simulator import purchases, spins
 from cadence.simulator.population import build_population
+from cadence.sources import TIMESTAMP_FORMAT
 
 SCHEMA = [
     """create table if not exists purchases (
@@ -79,17 +80,6 @@ class TickSummary:
     inserted: int
     updated: int
     paused: bool = False
-
-
-def source_hook(settings: Settings):
-    """The DB-API hook of the source connection (SqliteHook locally, any SQL hook in production).
-
-    Outside a task (the CLI, the live feed) the connection must come from the environment
-    (AIRFLOW_CONN_CADENCE_SOURCE) or a secrets backend: the Task SDK does not read the metadata DB there.
-    """
-    from airflow.sdk import BaseHook  # lazy: keeps `import cadence` free of Airflow start-up cost
-
-    return BaseHook.get_connection(settings.source_conn_id).get_hook()
 
 
 @contextmanager
@@ -174,8 +164,8 @@ def tick(hook, settings: Settings, stream_name: str, until: datetime) -> TickSum
     population = build_population(settings.simulator)
     horizon = max(started_at, applied_until - stream.max_change_delay(settings.simulator))
     versions = stream.generate(horizon, until, population, settings.simulator)
-    changed_from = applied_until.strftime(purchases.TIMESTAMP_FORMAT)
-    changed_until = until.strftime(purchases.TIMESTAMP_FORMAT)
+    changed_from = applied_until.strftime(TIMESTAMP_FORMAT)
+    changed_until = until.strftime(TIMESTAMP_FORMAT)
     due = versions[(versions["updated_at"] > changed_from) & (versions["updated_at"] <= changed_until)]
     inserts = due[due["op"] == "insert"]
     updates = due[due["op"] == "update"]

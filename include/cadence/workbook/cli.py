@@ -19,7 +19,7 @@ import tempfile
 from unittest.mock import patch
 
 from cadence.config import ConfigError, Settings, get_settings
-from cadence.orchestration import dbt_env
+from cadence.dbt_group import dbt_env
 from cadence.workbook import WorkbookError
 from cadence.workbook.orchestration import SELECT_GOLD, SELECT_SILVER
 
@@ -28,7 +28,7 @@ def build(settings: Settings, dbt_vars: dict[str, str], *, full_refresh: bool = 
     """``dbt build`` of silver and gold (models and their tests) for the window in ``dbt_vars``."""
     from dbt.cli.main import dbtRunner
 
-    from cadence.workbook.export import release_dbt_duckdb
+    from cadence.dbt_group import release_dbt_duckdb
 
     project = str(settings.dbt_project_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from cadence import lake
 from cadence.config import Settings
+from cadence.dbt_group import release_dbt_duckdb
 from cadence.lake import Window
 from cadence.workbook.reader import SPINS
 
@@ -46,15 +46,6 @@ SHEET_COLUMNS = [  # the filled-in Spins Hourly sheet: (gold column, header key 
     ("total_spins_hourly", "total_spins"),
     *[(gold, gold) for gold in SPINS.outputs.values()],
 ]
-
-
-def release_dbt_duckdb() -> None:
-    """A process that ran dbt in-process (the CLI, ``dag.test()``) still holds dbt-duckdb's connection to
-    the warehouse file; close it so this process can open the file itself."""
-    if "dbt.adapters.duckdb.connections" in sys.modules:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-        DuckDBConnectionManager.close_all_connections()
 
 
 def _hook(settings: Settings):

@@ -33,10 +33,12 @@ import pyarrow.compute as pc
 from cadence import lake, sources
 from cadence.config import Settings
 from cadence.lake import Window
+from cadence.planning import parse_moment, window_vars
+from cadence.runlog import RunRecord
 from cadence.workbook import WorkbookError, checks, mapping, reader
 
 log = logging.getLogger(__name__)
-DBT_TIME = "%Y-%m-%d %H:%M:%S"
+VARIANT = "workbook"  # lake files of an import are named <source>_workbook_<window>: never a cadence's
 SOURCES = {"spins_hourly": reader.SPINS, "purchases": reader.PURCHASES}
 
 
@@ -73,27 +75,7 @@ def outputs(workbook) -> dict:
     }
 
 
-def lake_path(settings: Settings, zone: str, source: str, window: Window):
-    name = f"{source}_workbook_{window.label}.parquet"
-    return lake.root(settings) / zone / source / f"dt={window.start:%Y-%m-%d}" / name
-
-
-def run_log_path(settings: Settings, source: str, window: Window):
-    return lake.run_log_path(settings, f"workbook_{source}", window)
-
-
 # --- the range ----------------------------------------------------------------------------------------------
-
-
-def _moment(name: str, value) -> datetime:
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise WorkbookError(f"{name} {value!r} is not a date-time such as 2026-03-01T00:00:00Z") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def plan_window(
@@ -103,7 +85,8 @@ def plan_window(
     if bool(start) != bool(end):
         raise WorkbookError(f"a range needs both a start and an end; {'end' if start else 'start'} is empty")
     if start:
-        window_start, window_end = _moment("range start", start), _moment("range end", end)
+        window_start = parse_moment("range start", start, WorkbookError)
+        window_end = parse_moment("range end", end, WorkbookError)
         for label, moment in (("range start", window_start), ("range end", window_end)):
             if moment != moment.replace(minute=0, second=0, microsecond=0):
                 raise WorkbookError(f"{label} {moment.isoformat()} is not on the hour")
@@ -172,10 +155,7 @@ class ImportResult:
     timings: dict[str, float]  # seconds per phase: read, validate, land, docs
 
     def dbt_vars(self) -> dict[str, str]:
-        return {
-            "window_start": f"{self.window.start:{DBT_TIME}}",
-            "window_end": f"{self.window.end:{DBT_TIME}}",
-        }
+        return window_vars(self.window)
 
     def summary(self) -> dict:
         """JSON-friendly (an XCom): the dbt window, the counts, and where the outputs go."""
@@ -332,30 +312,41 @@ def _land(settings, window, bronze, splits, sheets, reports, run_id, started_at,
     """Write bronze, quarantine (or remove a stale one) and one run-log record per sheet."""
     files: dict[str, str] = {}
     for source, table in bronze.items():
-        target = lake_path(settings, "bronze", source, window)
+        target = lake.bronze_path(settings, source, window, VARIANT)
         lake.write_parquet(target, versioned(target, table))
         files[f"bronze_{source}"] = str(target)
-        quarantine = lake_path(settings, "quarantine", source, window)
+        quarantine = lake.quarantine_path(settings, source, window, VARIANT)
         split = splits[source]
-        if len(split.rejected):
-            lake.write_parquet(
-                quarantine, mapping.quarantine_table(sheets[source], split.rejected, split.reasons, window)
-            )
+        rejected = (
+            mapping.quarantine_table(sheets[source], split.rejected, split.reasons, window)
+            if len(split.rejected)
+            else None
+        )
+        if lake.write_quarantine(quarantine, rejected):
             files[f"quarantine_{source}"] = str(quarantine)
-        else:
-            lake.remove(quarantine)  # a rerun that now finds nothing wrong leaves no stale file
     for source, report in reports.items():
-        record = {
-            **vars(report),
-            "window_start": window.start.isoformat(),
-            "window_end": window.end.isoformat(),
-            "workbook": workbook,
-            "status": "success",
-            "run_id": run_id,
-            "started_at": started_at.isoformat(),
-            "duration_s": round((datetime.now(UTC) - started_at).total_seconds(), 3),
-        }
-        target = run_log_path(settings, source, window)
-        lake.write_json(target, record)
-        files[f"run_log_{source}"] = str(target)
+        record = RunRecord(
+            report.job,
+            window.start,
+            window.end,
+            status="success",
+            run_id=run_id,
+            started_at=started_at,
+            duration_s=round((datetime.now(UTC) - started_at).total_seconds(), 3),
+            rows_extracted=report.rows_extracted,
+            rows_valid=report.rows_valid,
+            rows_quarantined=report.rows_quarantined,
+            rows_landed=report.rows_landed,
+            rule_failures=report.rule_failures,
+            details={
+                "sheet": report.sheet,
+                "rows_read": report.rows_read,
+                "rows_outside_range": report.rows_outside_range,
+                "rows_merged": report.rows_merged,
+                "warnings": report.warnings,
+                "workbook": workbook,
+            },
+        )
+        record.write(settings)
+        files[f"run_log_{source}"] = str(lake.run_log_path(settings, report.job, window))
     return files

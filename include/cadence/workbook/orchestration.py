@@ -1,77 +1,19 @@
-"""The ``workbook_import`` DAG's pieces: its arguments and trigger form, and its task bodies.
+"""The ``workbook_import`` DAG's task bodies and what it builds; its arguments come from
+:mod:`cadence.dag_defaults` like every DAG's.
 
 Nothing here does I/O or imports pandas/GX at module level: the DAG file imports it at parse time.
 """
 
 from __future__ import annotations
 
-from cadence.config import Settings
-from cadence.orchestration import START_DATE
+from collections.abc import Mapping
+from typing import Any
 
 SELECT_SILVER = ["tag:purchases", "tag:spins"]
 SELECT_GOLD = ["tag:gold"]
 
 
-def params() -> dict:
-    """The trigger form: the workbook's location and an optional range, validated before a run starts."""
-    from airflow.sdk import Param
-
-    return {
-        "workbook": Param(
-            type="string",
-            minLength=1,
-            title="Workbook",
-            description=(
-                "The .xlsx to import: a path in the lake (relative to its root, e.g. uploads/moc.xlsx) or an "
-                "uploaded file's location (/abs/path.xlsx, file://…, gs://…). The gold CSV/xlsx and the Data "
-                "Docs are written next to it."
-            ),
-        ),
-        "range_start": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Range start (UTC, optional)",
-            description="Import only rows from this hour on (inclusive). Empty: the workbook's own days.",
-        ),
-        "range_end": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Range end (UTC, optional)",
-            description="Import only rows before this hour (exclusive). Required with a start.",
-        ),
-        "is_full_refresh": Param(
-            False,
-            type="boolean",
-            title="Full refresh",
-            description="Rebuild silver and gold from the whole bronze lake instead of merging this range.",
-        ),
-    }
-
-
-def dag_kwargs(settings: Settings, doc_md: str | None) -> dict:
-    """Manual only (no schedule), one run at a time, the shared retry and timeout policy."""
-    workbook = settings.workbook
-    return {
-        "schedule": None,
-        "start_date": START_DATE,
-        "catchup": False,
-        "max_active_runs": 1,
-        "dagrun_timeout": workbook.dagrun_timeout,
-        "default_args": {
-            "retries": workbook.retries,
-            "retry_delay": workbook.retry_delay,
-            "owner": "cadence",
-        },
-        "params": params(),
-        "tags": ["cadence", "workbook", "manual", "gold"],
-        "doc_md": doc_md,
-        "render_template_as_native_obj": True,
-    }
-
-
-def land(context: dict) -> dict:
+def land(params: Mapping[str, Any], run_id: str | None) -> dict:
     """Read → validate → bronze/quarantine/run log/Data Docs; returns the dbt window and the counts.
 
     A workbook that cannot be imported fails the task without retries: the same file fails the same way.
@@ -82,30 +24,28 @@ def land(context: dict) -> dict:
     from cadence.workbook import WorkbookError
     from cadence.workbook.importer import import_workbook
 
-    p = context["params"]
     try:
         result = import_workbook(
-            get_settings(), p["workbook"], p.get("range_start"), p.get("range_end"), run_id=context["run_id"]
+            get_settings(),
+            params["workbook"],
+            params.get("range_start"),
+            params.get("range_end"),
+            run_id=run_id,
         )
     except WorkbookError as error:
         raise AirflowFailException(str(error)) from None
     return result.summary()
 
 
-def export(context: dict) -> dict:
+def export(landed: dict | None) -> dict:
     """After gold: the gold rows of the landed range, as CSV and .xlsx next to the workbook."""
-    from datetime import UTC, datetime
-
     from cadence.config import get_settings
-    from cadence.lake import Window
+    from cadence.planning import window_from_vars
     from cadence.workbook.export import export as write_exports
-    from cadence.workbook.importer import DBT_TIME, resolve
+    from cadence.workbook.importer import resolve
 
-    landed = context["ti"].xcom_pull(task_ids="land")
     if not landed:
-        raise RuntimeError("task 'land' left no result: it did not complete")
+        raise RuntimeError("the land task left no result: it did not complete")
     settings = get_settings()
-    window = Window(
-        *(datetime.strptime(landed[k], DBT_TIME).replace(tzinfo=UTC) for k in ("window_start", "window_end"))
-    )
+    window = window_from_vars(landed)
     return write_exports(settings, resolve(landed["workbook"], settings), window, landed["headers"])

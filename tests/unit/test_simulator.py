@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from cadence import sources
 from cadence.config import load_settings
 from cadence.simulator import purchases, source
 from cadence.simulator.population import build_population
 
-from tests.conftest import SIM_NOW, seed_source, source_frame
+from tests.support.data import SIM_NOW, seed_source, source_frame
 
 KEY = ["transaction_id", "updated_at", "status", "user_id", "revenue_usd", "purchased_at"]
 
@@ -56,7 +57,7 @@ def test_live_ticks_build_the_same_table_as_one_seed(cadence_env, tmp_path, monk
     )
     seed_source(days=28 / 24, until=SIM_NOW - timedelta(hours=20))  # same start, history cut short…
     settings = load_settings()
-    hook = source.source_hook(settings)
+    hook = sources.source_hook(settings)
     for minutes in (7, 300, 301, 1199, 1200):  # …then a live feed ticking at uneven intervals
         source.tick(hook, settings, "purchases", SIM_NOW - timedelta(hours=20) + timedelta(minutes=minutes))
     live = source_frame(settings)
@@ -95,7 +96,7 @@ def test_population_is_stable_and_ordered_by_install_time():
 
 
 def test_tick_before_seed_says_what_to_do(cadence_env):
-    hook = source.source_hook(cadence_env)
+    hook = sources.source_hook(cadence_env)
     source.ensure_schema(hook)
     with pytest.raises(RuntimeError, match="cadence-simulate seed"):
         source.tick(hook, cadence_env, "purchases", SIM_NOW)
@@ -124,5 +125,5 @@ def test_a_paused_stream_goes_quiet_and_resumes_where_the_clock_is(cadence_env, 
     spins = source_frame(cadence_env, "spins_hourly")
     assert len(spins) > paused["spins_hourly"]
     new = spins.iloc[paused["spins_hourly"] :]
-    quiet_end = quiet_until.strftime(purchases.TIMESTAMP_FORMAT)
+    quiet_end = quiet_until.strftime(sources.TIMESTAMP_FORMAT)
     assert (new["updated_at"] > quiet_end).all(), "what came due in the quiet hours is never delivered"

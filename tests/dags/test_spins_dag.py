@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from decimal import Decimal
 
 import pandas as pd
 import pytest
 
-from tests import expected
-from tests.conftest import SIM_NOW, seed_source, source_frame, warehouse_query
+from tests.support import expected
+from tests.support.dags import assert_green
+from tests.support.data import SIM_NOW, gold_records, seed_source, source_frame, warehouse_query
 
 TWO_DAYS = {
     "backfill_start": (SIM_NOW - timedelta(days=2)).isoformat(),
@@ -22,12 +22,6 @@ GOLD_COLUMNS = [
     "total_revenue_hourly", "avg_revenue_per_purchase_hourly", "total_revenue_per_user_daily",
 ]  # fmt: skip
 DECIMALS = ["total_revenue_hourly", "avg_revenue_per_purchase_hourly", "total_revenue_per_user_daily"]
-
-
-def assert_green(dag_run):
-    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
-    assert dag_run.state == "success", states
-    return states
 
 
 def gold(settings) -> pd.DataFrame:
@@ -62,13 +56,6 @@ def snapshot(settings) -> dict[str, pd.DataFrame]:
         "gold.aggregated_daily_table",
     ]
     return {t: warehouse_query(settings, f"select * from {t} order by all") for t in tables}
-
-
-def gold_records(settings) -> list[dict]:
-    return [
-        json.loads(p.read_text())
-        for p in sorted((settings.data_dir / "lake/ops/run_log/gold").rglob("*.json"))
-    ]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from cadence import dbt_manifest, ingest, lake, sources
 from cadence.lake import Window
 
-from tests.conftest import SIM_NOW, seed_source
+from tests.support.data import SIM_NOW, seed_source
 
 
 def test_the_committed_manifest_is_current(cadence_env):
@@ -18,9 +18,8 @@ def test_the_committed_manifest_is_current(cadence_env):
 
 
 def _dbt_build(settings, *args: str):
+    from cadence.dbt_group import release_dbt_duckdb
     from dbt.cli.main import dbtRunner
-
-    from tests.conftest import release_dbt_duckdb
 
     project = str(settings.dbt_project_dir)
     with pytest.MonkeyPatch.context() as patch:

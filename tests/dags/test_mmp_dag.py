@@ -6,7 +6,6 @@ hourly windows (and over the game activity the reconciliation reads), not from t
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from tests.conftest import SIM_NOW, warehouse_query
+from tests.support.data import SIM_NOW, warehouse_query
 
 START = datetime(2026, 2, 24, tzinfo=UTC)  # a Tuesday: the range spans three ISO weeks and two months
 HOUR = timedelta(hours=1)
@@ -303,23 +302,3 @@ def test_invalid_events_are_quarantined_and_the_counts_add_up(mmp_env, monkeypat
     )
     logged = run_log(mmp_env)
     assert len(logged) == 1 and logged[0]["rows_quarantined"] == 4 and logged[0]["status"] == "success"
-
-
-@pytest.mark.parametrize(
-    ("schedule", "start", "end", "expected"),
-    [
-        ("0 * * * *", "2026-03-01T05:30", "2026-03-01T07:10", ["05:00", "06:00", "07:00", "08:00"]),
-        ("0 * * * *", "2026-03-01T05:00", "2026-03-01T06:00", ["05:00", "06:00"]),
-        ("0 0 * * *", "2026-03-01T05:30", "2026-03-02T00:00", ["00:00", "00:00"]),
-    ],
-)
-def test_a_run_lands_whole_schedule_intervals(schedule, start, end, expected):
-    from cadence.lake import Window
-    from cadence.mmp.pipeline import schedule_windows
-
-    span = Window(*(datetime.fromisoformat(v).replace(tzinfo=UTC) for v in (start, end)))
-    windows = schedule_windows(span, schedule)
-    bounds = [windows[0].start, *(w.end for w in windows)]
-    assert [f"{b:%H:%M}" for b in bounds] == expected
-    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
-    assert windows[0].start <= span.start and windows[-1].end >= span.end

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -17,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import DAGS, forget_runs, release_dbt_duckdb, source_frame, warehouse_query
+from tests.support.dags import run_dag, task_states
+from tests.support.data import source_frame, warehouse_query
 
 START = datetime(2026, 2, 22, tzinfo=UTC)
 UNTIL = datetime(2026, 3, 10, tzinfo=UTC)  # extraction and seeding end: the data of 16 whole days
@@ -40,25 +40,9 @@ KPI_TABLES = {
 
 
 def run_daily_kpis(logical_date: datetime, conf: dict | None = None):
-    """One dag.test() run of a freshly parsed daily_kpis DAG (like the run_dag fixture, module-scoped)."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    forget_runs("daily_kpis")
-    environment = dict(os.environ)
-    try:
-        bag = DagBag(dag_folder=str(DAGS / "daily_kpis.py"))
-        assert not bag.import_errors, bag.import_errors
-        dag = bag.get_dag("daily_kpis")
-        # run_after: when the scheduled run of this interval starts (the pipeline-health check time)
-        return dag.test(logical_date=logical_date, run_after=logical_date, run_conf=conf)
-    finally:
-        release_dbt_duckdb()
-        os.environ.clear()
-        os.environ.update(environment)
-
-
-def task_states(dag_run) -> dict[str, str]:
-    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    """One dag.test() run of a freshly parsed daily_kpis DAG; run_after: when the scheduled run of this
+    interval starts (the pipeline-health check time)."""
+    return run_dag("daily_kpis", logical_date, conf, keep_other_runs=True, run_after=logical_date)
 
 
 class _Collect(logging.Handler):
@@ -100,7 +84,7 @@ def pipeline(airflow_db, tmp_path_factory):
         logging.getLogger("cadence.monitoring").addHandler(log_lines)
         settings = get_settings()
 
-        hook = source.source_hook(settings)
+        hook = sources.source_hook(settings)
         for stream in ("purchases", "spins_hourly"):  # one tick: the same rows as a day-by-day seed
             source.start(hook, stream, START)
             source.tick(hook, settings, stream, UNTIL)
@@ -376,21 +360,3 @@ def test_a_dry_run_renders_the_monitoring_sql_and_changes_nothing(pipeline):
     assert "current_day.kpi_date >= cast('2026-02-27' as date)" in rendered[0]
     for name, frame in before.items():
         pd.testing.assert_frame_equal(table(settings, name), frame, obj=name)
-
-
-def test_the_simulator_spike_changes_its_day_only():
-    from cadence.config import SimulatorSettings
-    from cadence.simulator import purchases
-    from cadence.simulator.population import build_population
-
-    plain, spiked = SimulatorSettings(), SimulatorSettings(spike_day=SPIKE, spike_factor=3)
-    start, end = datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC)
-    frames = [purchases.generate(start, end, build_population(s), s) for s in (plain, spiked)]
-    days = [frame.assign(day=frame["transaction_id"].str[3:11]) for frame in frames]
-    for day in ("20260307", "20260309"):
-        pd.testing.assert_frame_equal(
-            days[0][days[0]["day"] == day].reset_index(drop=True),
-            days[1][days[1]["day"] == day].reset_index(drop=True),
-        )
-    inserts = [frame[(frame["day"] == "20260308") & (frame["op"] == "insert")] for frame in days]
-    assert 2.7 < len(inserts[1]) / len(inserts[0]) < 3.3

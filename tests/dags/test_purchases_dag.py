@@ -5,7 +5,6 @@ Expected numbers come from an independent pandas reading of the source database,
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import timedelta
 from decimal import Decimal
@@ -13,67 +12,16 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from tests.conftest import SIM_NOW, seed_source, source_frame, warehouse_query
+from tests.support.dags import assert_green
+from tests.support.data import SIM_NOW, run_log, seed_source, silver, source_frame, warehouse_query
+from tests.support.expected import expected_reasons, expected_silver
 
-ALLOWED_COUNTRIES = {"US", "GB", "DE", "FR", "BR", "JP", "IN", "CA", "AU", "MX"}
 BACKFILL = {"backfill_start": (SIM_NOW - timedelta(days=2)).isoformat(), "backfill_end": SIM_NOW.isoformat()}
-
-
-def expected_reasons(source: pd.DataFrame) -> pd.Series:
-    """Independent pandas version of the validation rules: a reason per invalid row, '' when valid."""
-    parsed = pd.to_datetime(source["purchased_at"], format="%Y-%m-%dT%H:%M:%SZ", errors="coerce")
-    reasons = pd.Series("", index=source.index)
-    reasons[source["user_id"].isna()] += "null user;"
-    reasons[parsed.isna()] += "bad timestamp;"
-    reasons[(source["revenue_usd"] < 0) | (source["revenue_usd"] > 500)] += "revenue;"
-    reasons[~source["country"].isin(ALLOWED_COUNTRIES)] += "country;"
-    ordered = source.sort_values(["updated_at", "transaction_id"], kind="stable")
-    duplicates = ordered.duplicated(["transaction_id", "updated_at"], keep="first")
-    reasons[duplicates[duplicates].index] += "duplicate;"
-    return reasons
-
-
-def expected_silver(source: pd.DataFrame) -> pd.DataFrame:
-    """Latest valid version of every transaction, as silver must hold it."""
-    valid = source[expected_reasons(source) == ""]
-    latest = valid.sort_values("updated_at").groupby("transaction_id").tail(1)
-    purchased = pd.to_datetime(latest["purchased_at"], format="%Y-%m-%dT%H:%M:%SZ")
-    return pd.DataFrame(
-        {
-            "transaction_id": latest["transaction_id"],
-            "status": latest["status"],
-            "revenue_usd": [Decimal(f"{v:.2f}") for v in latest["revenue_usd"]],
-            "purchase_hour": purchased.dt.floor("h").dt.tz_localize(None).astype("datetime64[us]"),
-        }
-    ).sort_values("transaction_id", ignore_index=True)
-
-
-def silver(settings) -> pd.DataFrame:
-    frame = warehouse_query(
-        settings,
-        "select transaction_id, status, cast(revenue_usd as varchar) as revenue_usd, purchase_hour "
-        "from silver.purchases order by transaction_id",
-    )
-    frame["revenue_usd"] = frame["revenue_usd"].map(Decimal)  # exact, to the cent
-    frame["purchase_hour"] = frame["purchase_hour"].astype("datetime64[us]")
-    return frame
-
-
-def run_log(settings) -> list[dict]:
-    return [
-        json.loads(p.read_text()) for p in sorted((settings.data_dir / "lake/ops/run_log").rglob("*.json"))
-    ]
 
 
 def lake_files(settings) -> dict[str, bytes]:
     root = settings.data_dir / "lake"
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
-
-
-def assert_green(dag_run):
-    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
-    assert dag_run.state == "success", states
-    return states
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ import contextlib
 import csv
 import io
 import json
-import re
-import struct
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -20,116 +18,23 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from tests.conftest import SIM_NOW, warehouse_query
-
-SPINS_HEADER = ["date", "userId", "country", "total_spins"]
-OUTPUT_HEADERS = ["total revenue", "total purchases", "Average revenue per purchase", "Total Daily Revenue"]
-INSTRUCTIONS = (
-    "Please fill in the four columns on the left: total revenue and total purchases of the user in the hour, "
-    "the average revenue per purchase, and the user's total revenue over the whole day. " * 3
+from tests.support.data import SIM_NOW, warehouse_query
+from tests.support.workbook import (
+    HOME,
+    OUTPUT_HEADERS,
+    PURCHASE_ROWS,
+    SPINS_HEADER,
+    SPINS_ROWS,
+    at,
+    lake_files,
+    write_workbook,
 )
-D = datetime(2026, 3, 2)
-
-
-def at(hour: int, minute: int = 0, second: int = 0, day: int = 0) -> datetime:
-    return D.replace(day=D.day + day, hour=hour, minute=minute, second=second)
-
 
 # (date, userId, country, total_spins, why the row is rejected or None)
-SPINS_ROWS = [
-    (at(10), "u1", "US", 10.0, None),  # partial rows of one key: summed
-    (at(10), "u1", "US", 5.5, None),  # ... with a fractional count (a warning, kept)
-    (at(10), "u2", "GB", 7.0, None),
-    (at(11), "u1", "US", 3.0, None),
-    (at(12), "u3", "DE", 2.25, None),
-    (at(10), "u6", "JP", 1.0, None),  # u6 plays in two countries in one hour
-    (at(10), "u6", "IN", 6.0, None),
-    (at(9, day=1), "u1", "US", 8.0, None),  # the next day
-    (at(13, 30), "u2", "GB", 4.0, "date is not on the hour"),
-    (at(14), None, "FR", 1.0, "userId is empty"),
-    (at(15), "u4", "XX", 3.0, "country not in the allowed set"),
-    (at(16), "u5", "BR", -2.0, "total_spins is negative"),
-    (at(17), "u5", "BR", "n/a", "total_spins is empty or not a number"),
-    ("yesterday", "u5", "BR", 1.0, "date is empty or not a date-time"),
-]
 # (date, userId, revenue, transaction_id, why the row is rejected or None)
-PURCHASE_ROWS = [
-    (at(10, 15), "u1", "PriceInUSD=4.99", "t1", None),
-    (at(10, 15), "u1", "PriceInUSD=4.99", "t1", "repeats the transaction_id"),  # identical duplicate
-    (at(10, 45, 30), "u1", "PriceInUSD=1.99", "t2", None),
-    (at(11, 59, 59), "u2", "PriceInUSD=9.99", "t3", None),  # u2 has no spins at 11: UNKNOWN, 0 spins
-    (at(18, 20), "u7", "PriceInUSD=0.99", "t4", None),  # u7 never spins: UNKNOWN
-    (at(10, 5), "u6", "PriceInUSD=2.5", "t5", None),  # u6's country with most spins that hour: IN
-    (at(12, 30), "u3", "4,99", "t6", "revenue is empty or not 'PriceInUSD="),
-    (at(9, 10, day=1), "u1", "PriceInUSD=19.99", "t7", None),
-    (at(13), "u2", "PriceInUSD=1000", "t8", "revenue is outside [0, 500"),
-    (at(13), "u2", "PriceInUSD=3.00", None, "transaction_id is empty"),
-    (at(12, 10), "u3", "PriceInUSD=4.999", "t9", "revenue is empty or not 'PriceInUSD="),
-]
-ALLOWED = {"US", "GB", "DE", "FR", "BR", "JP", "IN", "CA", "AU", "MX"}
-HOME = {"u1": "US", "u2": "GB", "u3": "DE", "u6": "IN", "u7": "MX"}  # for the cadences' source rows
 
 
 # --- building workbooks -------------------------------------------------------------------------------------
-
-
-def write_workbook(path: Path, spins=SPINS_ROWS, purchases=PURCHASE_ROWS, *, sheets=None, drop=None) -> Path:
-    """A workbook in the hand-off format (openpyxl), optionally without a sheet or a column."""
-    from openpyxl import Workbook
-
-    book = Workbook()
-    book.remove(book.active)
-    content = {
-        "Spins Hourly": [SPINS_HEADER + OUTPUT_HEADERS]
-        + [[*row[:4], None, None, None, INSTRUCTIONS if i == 0 else None] for i, row in enumerate(spins)],
-        "Purchases": [["date", "userId", "revenue", "transaction_id"]] + [list(row[:4]) for row in purchases],
-    }
-    for name in sheets or content:
-        sheet = book.create_sheet(name)
-        rows = content[name]
-        keep = [i for i, h in enumerate(rows[0]) if h != drop] if rows else []
-        for row in rows:
-            sheet.append([row[i] for i in keep])
-    book.save(path)
-    return path
-
-
-def compound_file(streams: dict[str, bytes]) -> bytes:
-    """A minimal OLE compound file (v3, 512-byte sectors) holding ``streams`` (each padded to >= 4096 bytes),
-    which is what Excel writes for a password-protected workbook: EncryptionInfo + EncryptedPackage."""
-    sector, end, free, fat_sector = 512, 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
-    fat, body, entries, cursor = [fat_sector, end], b"", [], 2
-    for name, data in streams.items():
-        data = data.ljust(max(4096, -(-len(data) // sector) * sector), b"\0")
-        count = len(data) // sector
-        entries.append((name, cursor, len(data)))
-        fat += [*range(cursor + 1, cursor + count), end]
-        cursor, body = cursor + count, body + data
-
-    def entry(name, kind, start, size, child=free, right=free):
-        encoded = (name + "\0").encode("utf-16-le")
-        return (
-            encoded.ljust(64, b"\0")
-            + struct.pack("<HBBIII", len(encoded), kind, 1, free, right, child)
-            + b"\0" * 36
-            + struct.pack("<IQ", start, size)
-        )
-
-    directory = entry("Root Entry", 5, end, 0, child=1) + b"".join(
-        entry(name, 2, start, size, right=index + 2 if index + 1 < len(entries) else free)
-        for index, (name, start, size) in enumerate(entries)
-    )
-    header = (
-        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-        + b"\0" * 16
-        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
-        + b"\0" * 6
-        + struct.pack("<9I", 0, 1, 1, 0, 4096, end, 0, end, 0)
-        + struct.pack("<I", 0)
-        + struct.pack("<I", free) * 108
-    )
-    fat_bytes = b"".join(struct.pack("<I", v) for v in fat).ljust(sector, b"\xff")
-    return header + fat_bytes + directory.ljust(sector, b"\0") + body
 
 
 # --- the independent computation ----------------------------------------------------------------------------
@@ -212,11 +117,6 @@ def assert_xlsx_matches(path: Path, expected: pd.DataFrame) -> None:
         assert Decimal(str(revenue)) == want.revenue
         assert (avg is None) if want.avg is None else Decimal(str(avg)) == want.avg
         assert Decimal(str(daily)) == want.daily
-
-
-def lake_files(settings) -> list[str]:
-    root = settings.data_dir / "lake"
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 def quarantine_reasons(settings, source: str) -> dict[int, str]:
@@ -370,92 +270,6 @@ def test_a_rerun_is_idempotent_and_a_corrected_workbook_replaces_the_first(impor
 # --- bad files --------------------------------------------------------------------------------------------
 
 
-def _truncated(path: Path) -> None:
-    data = write_workbook(path).read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-
-
-BAD_FILES = {
-    "not_excel": (lambda p: p.write_text("date,userId\n2026-03-02,u1\n"), "is not an Excel workbook"),
-    "missing_sheet": (lambda p: write_workbook(p, sheets=["Spins Hourly"]), "has no sheet 'Purchases'"),
-    "missing_column": (lambda p: write_workbook(p, drop="revenue"), "has no column 'revenue'"),
-    "empty_sheet": (lambda p: write_workbook(p, spins=[]), "sheet 'Spins Hourly' of .* is empty"),
-    "password": (
-        lambda p: p.write_bytes(
-            compound_file({"EncryptionInfo": b"\4\0\4\0", "EncryptedPackage": b"x" * 5000})
-        ),
-        "is password-protected",
-    ),
-    "truncated": (_truncated, "is truncated or damaged"),
-    "missing_file": (lambda p: None, "does not exist"),
-}
-
-
-@pytest.mark.parametrize("case", BAD_FILES, ids=str)
-def test_a_bad_file_fails_with_its_message_and_changes_nothing(case, cadence_env, tmp_path, capsys):
-    from cadence.workbook.cli import main
-
-    make, message = BAD_FILES[case]
-    workbook = tmp_path / "uploads" / "moc.xlsx"
-    workbook.parent.mkdir()
-    make(workbook)
-    assert main([str(workbook)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ")
-    assert re.search(message, err), err
-    assert lake_files(cadence_env) == []
-    assert sorted(p.name for p in workbook.parent.iterdir()) == (
-        [] if case == "missing_file" else ["moc.xlsx"]
-    )
-    assert not cadence_env.duckdb_path.exists()
-
-
-BAD_RANGES = {
-    "not_on_the_hour": (
-        ["--start", "2026-03-02T00:30:00Z", "--end", "2026-03-03T00:00:00Z"],
-        "is not on the hour",
-    ),
-    "end_before_start": (
-        ["--start", "2026-03-03T00:00:00Z", "--end", "2026-03-02T00:00:00Z"],
-        "is not after",
-    ),
-    "no_rows": (["--start", "2026-04-01T00:00:00Z", "--end", "2026-04-02T00:00:00Z"], "has no rows from"),
-    "start_only": (["--start", "2026-03-02T00:00:00Z"], "needs both a start and an end"),
-}
-
-
-@pytest.mark.parametrize("case", BAD_RANGES, ids=str)
-def test_a_bad_range_is_refused_and_changes_nothing(case, cadence_env, tmp_path, capsys):
-    from cadence.workbook.cli import main
-
-    options, message = BAD_RANGES[case]
-    (tmp_path / "uploads").mkdir()
-    workbook = write_workbook(tmp_path / "uploads" / "moc.xlsx")
-    assert main([str(workbook), *options]) == 2
-    assert message in capsys.readouterr().err
-    assert lake_files(cadence_env) == [] and [p.name for p in workbook.parent.iterdir()] == ["moc.xlsx"]
-
-
-def test_openpyxl_reads_what_calamine_reads(tmp_path, monkeypatch):
-    """The fallback reader: same rows, same typed columns (openpyxl gives ints and None where calamine gives
-    floats and '', and datetimes where calamine gives dates at midnight)."""
-    from cadence.workbook import mapping, reader
-
-    data = write_workbook(tmp_path / "moc.xlsx").read_bytes()
-    fast = reader.read_workbook(data, "moc.xlsx")
-
-    def broken(*args):
-        raise RuntimeError("calamine cannot read this file")
-
-    monkeypatch.setattr(reader, "_read_calamine", broken)
-    slow = reader.read_workbook(data, "moc.xlsx")
-    assert (fast.engine, slow.engine) == ("calamine", "openpyxl")
-    for sheet, frame in (("spins", mapping.spins_frame), ("purchases", mapping.purchases_frame)):
-        a, b = getattr(fast, sheet), getattr(slow, sheet)
-        assert a.rows == b.rows and a.headers == b.headers and len(a) > 10
-        pd.testing.assert_frame_equal(frame(a), frame(b))
-
-
 # --- the DAG --------------------------------------------------------------------------------------------
 
 
@@ -524,7 +338,8 @@ def test_the_same_data_through_the_cadences_gives_the_same_gold(imported, tmp_pa
     only difference is the country label of purchases the workbook cannot place (UNKNOWN)."""
     import sqlite3
 
-    from cadence.orchestration import land_for_run
+    from cadence.ingest import land_for_run
+    from cadence.planning import RunContext
     from cadence.simulator.source import SCHEMA
     from cadence.workbook.cli import build
 
@@ -545,9 +360,9 @@ def test_the_same_data_through_the_cadences_gives_the_same_gold(imported, tmp_pa
             connection.executemany(f"insert into {table} values ({', '.join('?' * len(rows[0]))})", rows)
 
     backfill = {"backfill_start": "2026-03-02T00:00:00Z", "backfill_end": "2026-03-04T00:00:00Z"}
-    context = {"params": backfill, "data_interval_start": at(0), "data_interval_end": at(0), "run_id": "test"}
+    run = RunContext("test", backfill, data_interval_start=at(0), data_interval_end=at(0), run_after=at(0))
     for source, cadence in (("purchases", settings.purchases), ("spins_hourly", settings.spins)):
-        landed = land_for_run(source, cadence, context)
+        landed = land_for_run(source, cadence, run)
         assert landed["rows_quarantined"] == 0 and landed["rows_landed"] > 0
     build(settings, {"window_start": "2026-03-02 00:00:00", "window_end": "2026-03-04 00:00:00"})
     cadence_gold = warehouse_query(settings, "select * from gold.aggregated_final_table")

@@ -1,5 +1,5 @@
 """The cadences under a real Airflow stack: api-server, scheduler (LocalExecutor), dag-processor, triggerer,
-each its own process, in a temporary home on a spare port (cadence.stack).
+each its own process, in a temporary home on a spare port (tests/support/stack.py).
 
 `dag.test()` runs one DAG in-process, so a run one cadence triggers never executes there. Here the runs
 are triggered through the REST API exactly as an operator (or Airflow's own backfill) would, and the
@@ -30,9 +30,16 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from tests.conftest import SIM_NOW, seed_source, source_frame, warehouse_query
-from tests.test_purchases_dag import expected_reasons, expected_silver, run_log, silver
-from tests.test_spins_dag import gold_records
+from tests.support.data import (
+    SIM_NOW,
+    gold_records,
+    run_log,
+    seed_source,
+    silver,
+    source_frame,
+    warehouse_query,
+)
+from tests.support.expected import expected_reasons, expected_silver
 
 pytestmark = pytest.mark.scheduler
 
@@ -58,7 +65,7 @@ FINISHED_TASK = {"success", "failed", "skipped", "upstream_failed", "removed"}
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """One running stack for the module, its source database seeded with a day of both streams."""
-    from cadence.stack import AirflowStack, free_port
+    from tests.support.stack import AirflowStack, free_port
 
     stack = AirflowStack(tmp_path_factory.mktemp("stack"), port=free_port(), env=STACK_ENV)
     with pytest.MonkeyPatch.context() as patch:

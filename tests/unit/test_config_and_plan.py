@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cadence.config import ConfigError, load_settings
-from cadence.orchestration import RunConfError, plan_run
+from cadence.planning import RunConfError, plan_run
 
 INTERVAL = (datetime(2026, 3, 10, 11, 55, tzinfo=UTC), datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
 NOW = datetime(2026, 3, 10, 12, 1, tzinfo=UTC)
@@ -101,7 +101,7 @@ def test_bad_backfill_conf_is_refused_with_a_clear_message(params, message):
 def test_a_manual_run_without_logical_date_takes_the_latest_complete_interval(
     cadence, triggered_at, interval
 ):
-    from cadence.orchestration import latest_interval
+    from cadence.planning import latest_interval
 
     start, end = latest_interval(getattr(load_settings(), cadence), triggered_at)
     assert (f"{start:%H:%M}", f"{end:%H:%M}") == interval

@@ -15,6 +15,35 @@ TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 CENT = Decimal("0.01")
 
 
+def expected_reasons(source: pd.DataFrame) -> pd.Series:
+    """Independent pandas version of the validation rules: a reason per invalid row, '' when valid."""
+    parsed = pd.to_datetime(source["purchased_at"], format="%Y-%m-%dT%H:%M:%SZ", errors="coerce")
+    reasons = pd.Series("", index=source.index)
+    reasons[source["user_id"].isna()] += "null user;"
+    reasons[parsed.isna()] += "bad timestamp;"
+    reasons[(source["revenue_usd"] < 0) | (source["revenue_usd"] > 500)] += "revenue;"
+    reasons[~source["country"].isin(ALLOWED_COUNTRIES)] += "country;"
+    ordered = source.sort_values(["updated_at", "transaction_id"], kind="stable")
+    duplicates = ordered.duplicated(["transaction_id", "updated_at"], keep="first")
+    reasons[duplicates[duplicates].index] += "duplicate;"
+    return reasons
+
+
+def expected_silver(source: pd.DataFrame) -> pd.DataFrame:
+    """Latest valid version of every transaction, as silver must hold it."""
+    valid = source[expected_reasons(source) == ""]
+    latest = valid.sort_values("updated_at").groupby("transaction_id").tail(1)
+    purchased = pd.to_datetime(latest["purchased_at"], format="%Y-%m-%dT%H:%M:%SZ")
+    return pd.DataFrame(
+        {
+            "transaction_id": latest["transaction_id"],
+            "status": latest["status"],
+            "revenue_usd": [Decimal(f"{v:.2f}") for v in latest["revenue_usd"]],
+            "purchase_hour": purchased.dt.floor("h").dt.tz_localize(None).astype("datetime64[us]"),
+        }
+    ).sort_values("transaction_id", ignore_index=True)
+
+
 def _ts(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, format=TS_FORMAT, errors="coerce")
 

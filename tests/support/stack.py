@@ -1,4 +1,5 @@
-"""A real Airflow stack in a temporary home, for tests and benchmarks that need a scheduler.
+"""A real Airflow stack in a temporary home, for tests and benchmarks that need a scheduler (test
+machinery: it lives beside the tests, shared with bench/, and is not shipped in the image).
 
 ``dag.test()`` runs a DAG in-process; this runs it the way `make up` does — api-server, scheduler (with
 LocalExecutor workers), dag-processor and triggerer as separate processes — but in its own Airflow home and
@@ -145,7 +146,7 @@ class AirflowStack:
 
     def start(self) -> None:
         if not _port_is_free(self.port):
-            raise StackError(f"port {self.port} is in use; pick another (cadence.stack.free_port())")
+            raise StackError(f"port {self.port} is in use; pick another (tests.support.stack.free_port())")
         environment = {**os.environ, **self.environment}
         prepared = subprocess.run(
             [sys.executable, "-m", "cadence.local", "prepare"],
@@ -363,10 +364,6 @@ class AirflowStack:
     def delete_run(self, dag_id: str, run_id: str) -> None:
         """Delete a run (e.g. one queued behind a paused DAG that a test does not want to execute)."""
         self._call("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
-
-    def set_run_state(self, dag_id: str, run_id: str, state: str) -> dict:
-        """Mark a run ``success``/``failed``/``queued`` as an operator would in the UI."""
-        return self._call("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": state})
 
     def backfill(
         self,

@@ -1,0 +1,113 @@
+"""What every Cadence DAG is built from: the start date, the shared DAG arguments and the trigger-form Params.
+
+Nothing here does I/O or imports Airflow at module level; DAG files call :func:`dag_kwargs` at parse time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cadence.config import CadenceSettings, WorkbookSettings
+
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def window_params() -> dict:
+    """A cadence's trigger form: typed, described Params that Airflow validates before a run is created."""
+    from airflow.sdk import Param
+
+    return {
+        "is_full_refresh": Param(
+            False,
+            type="boolean",
+            title="Full refresh",
+            description="Rebuild the dbt models from the whole bronze lake instead of merging this window.",
+        ),
+        "backfill_start": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Backfill start (UTC)",
+            description="Reprocess source changes from this time (inclusive). Leave empty for a normal run.",
+        ),
+        "backfill_end": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Backfill end (UTC)",
+            description="Reprocess source changes up to this time (exclusive). Required with a start.",
+        ),
+        "triggered_by": Param(
+            None,
+            type=["null", "string"],
+            title="Triggered by",
+            description="Set when the other cadence started this run; such a run never triggers back.",
+        ),
+        "trigger_reason": Param(
+            None, type=["null", "string"], title="Trigger reason", description="Why it was triggered."
+        ),
+    }
+
+
+def workbook_params() -> dict:
+    """The workbook import's trigger form: the workbook's location and an optional range."""
+    from airflow.sdk import Param
+
+    return {
+        "workbook": Param(
+            type="string",
+            minLength=1,
+            title="Workbook",
+            description=(
+                "The .xlsx to import: a path in the lake (relative to its root, e.g. uploads/moc.xlsx) or an "
+                "uploaded file's location (/abs/path.xlsx, file://…, gs://…). The gold CSV/xlsx and the Data "
+                "Docs are written next to it."
+            ),
+        ),
+        "range_start": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Range start (UTC, optional)",
+            description="Import only rows from this hour on (inclusive). Empty: the workbook's own days.",
+        ),
+        "range_end": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Range end (UTC, optional)",
+            description="Import only rows before this hour (exclusive). Required with a start.",
+        ),
+        "is_full_refresh": Param(
+            False,
+            type="boolean",
+            title="Full refresh",
+            description="Rebuild silver and gold from the whole bronze lake instead of merging this range.",
+        ),
+    }
+
+
+def dag_kwargs(
+    run: CadenceSettings | WorkbookSettings, doc_md: str | None, tags: list[str], params: dict | None = None
+) -> dict:
+    """The arguments every Cadence DAG shares: one run at a time, the section's timeout and retries.
+
+    A cadence (a section with a ``schedule``) runs on a data-interval timetable with the backfill form
+    (:func:`window_params`); a manual DAG (the workbook import) has no schedule and brings its own ``params``.
+    """
+    from airflow.sdk import CronDataIntervalTimetable
+
+    scheduled = isinstance(run, CadenceSettings)
+    return {
+        "schedule": CronDataIntervalTimetable(run.schedule, timezone="UTC") if scheduled else None,
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "dagrun_timeout": run.dagrun_timeout,
+        "default_args": {"retries": run.retries, "retry_delay": run.retry_delay, "owner": "cadence"},
+        "params": params if params is not None else window_params(),
+        "tags": ["cadence", *tags],
+        "doc_md": doc_md,
+        # Native rendering lets a templated conf stay a dict and a templated full_refresh stay a bool.
+        "render_template_as_native_obj": True,
+    }

@@ -1,0 +1,100 @@
+"""How Cadence runs dbt: the Cosmos task group of a DAG, its profile and environment, and the in-process
+connection release.
+
+Cosmos renders from the committed manifest (:data:`MANIFEST_PATH`), so parsing a DAG file never runs dbt.
+"""
+
+from __future__ import annotations
+
+from cadence.config import Settings
+
+MANIFEST_PATH = "manifest/manifest.json"  # inside the dbt project; `make manifest` rebuilds it
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment dbt needs to find the lake (sources read it in place on DuckDB).
+
+    Cosmos exports these into the task process, so they use DBT_* names that Settings never reads.
+    """
+    return {"DBT_LAKE_ROOT": settings.lake_local_path, "DBT_LAKE_URL": settings.lake_url}
+
+
+def profile_config(settings: Settings):
+    """The dbt profile from the warehouse Airflow connection (DuckDB locally, BigQuery in production)."""
+    from cosmos import ProfileConfig
+
+    if settings.warehouse == "bigquery":
+        from cosmos.profiles import GoogleCloudServiceAccountDictProfileMapping
+
+        mapping = GoogleCloudServiceAccountDictProfileMapping(conn_id=settings.warehouse_conn_id)
+    else:
+        from cosmos.profiles import DuckDBUserPasswordProfileMapping
+
+        mapping = DuckDBUserPasswordProfileMapping(
+            conn_id=settings.warehouse_conn_id, profile_args={"threads": 4, "settings": {"TimeZone": "UTC"}}
+        )
+    return ProfileConfig(profile_name="cadence", target_name=settings.warehouse, profile_mapping=mapping)
+
+
+def _xcom_template(output, key: str) -> str:
+    """A Jinja expression of ``key`` in the dict a task returned (``output``: that task's XComArg)."""
+    return f"{{{{ ti.xcom_pull(task_ids={output.operator.task_id!r})[{key!r}] }}}}"
+
+
+def dbt_task_group(
+    settings: Settings,
+    group_id: str,
+    select: list[str],
+    window,
+    extra_vars: tuple[str, ...] = (),
+):
+    """A Cosmos task group building ``select`` (models and their tests, one `dbt build` task per model).
+
+    ``window`` is the XComArg of the task that planned or landed the run (a dict with the
+    :func:`cadence.planning.window_vars` keys), so dbt processes exactly that window; ``extra_vars`` names
+    further keys of that dict passed on as dbt vars of the same name. The DAG places the group downstream
+    of that task; every dbt task uses the one-slot DuckDB pool.
+    """
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+    project_dir = settings.dbt_project_dir
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(
+            dbt_project_path=project_dir,
+            manifest_path=project_dir / MANIFEST_PATH,
+            project_name="cadence",
+            env_vars=dbt_env(settings),
+        ),
+        profile_config=profile_config(settings),
+        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            select=select,
+            test_behavior=TestBehavior.BUILD,
+            # A test over several models (hourly vs daily gold) runs once all of them are built.
+            should_detach_multiple_parents_tests=True,
+        ),
+        operator_args={
+            "pool": settings.duckdb_pool,
+            "install_deps": False,
+            "full_refresh": "{{ params.is_full_refresh }}",
+            "vars": {
+                name: _xcom_template(window, name) for name in ("window_start", "window_end", *extra_vars)
+            },
+        },
+    )
+
+
+def release_dbt_duckdb() -> None:
+    """dbt-duckdb keeps its DuckDB connection open after an in-process run (the CLIs, or Cosmos under
+    ``dag.test()``); close it, so this process (or the next in-process run) can open the warehouse file.
+    A no-op when dbt-duckdb never ran in this process (every task of a deployed DAG runs in its own)."""
+    import gc
+    import sys
+
+    if "dbt.adapters.duckdb.connections" not in sys.modules:
+        return
+    sys.modules["dbt.adapters.duckdb.connections"].DuckDBConnectionManager.close_all_connections()
+    gc.collect()

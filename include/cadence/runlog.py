@@ -1,0 +1,84 @@
+"""One run-log record per job and window, the same shape for every job (ingest, gold, KPIs, MMP, workbook).
+
+Written to ``ops/run_log/<job>/dt=<day>/<job>_<window>.json`` (a rerun of a window overwrites its record),
+read by pipeline-health monitoring (``ops_lake.run_log``). Jobs that extract rows carry the row counts,
+which must add up; the others leave them NULL. Job-specific facts go in ``details``, written beside the
+common fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from cadence import lake
+from cadence.config import Settings
+from cadence.lake import Window
+
+
+@dataclass
+class RunRecord:
+    job: str
+    window_start: datetime
+    window_end: datetime
+    status: str = "running"  # running | success | failed
+    run_id: str | None = None
+    started_at: datetime | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    extract_start: datetime | None = None
+    rows_extracted: int | None = None  # NULL for jobs that do not extract
+    rows_valid: int | None = None
+    rows_quarantined: int | None = None
+    rows_landed: int | None = None
+    rule_failures: dict | None = None
+    details: dict = field(default_factory=dict)
+
+    @classmethod
+    def landing(
+        cls, job: str, window: Window, *, extract_start: datetime | None = None, **fields
+    ) -> RunRecord:
+        """A record of a job that lands rows: the counts start at zero and must add up when it succeeds."""
+        counts = dict.fromkeys(("rows_extracted", "rows_valid", "rows_quarantined", "rows_landed"), 0)
+        return cls(
+            job,
+            window.start,
+            window.end,
+            extract_start=extract_start or window.start,
+            duration_s=0.0,
+            **{**counts, **fields},
+        )
+
+    @property
+    def window(self) -> Window:
+        return Window(self.window_start, self.window_end)
+
+    def failed(self, error: BaseException) -> None:
+        self.status, self.error = "failed", f"{type(error).__name__}: {error}"
+
+    def check_counts(self) -> None:
+        """Every extracted row is valid or quarantined, and every valid row landed."""
+        if (
+            self.rows_extracted != self.rows_valid + self.rows_quarantined
+            or self.rows_landed != self.rows_valid
+        ):
+            raise AssertionError(f"row counts do not add up for {self.job} {self.window_start}: {self}")
+
+    def as_json(self) -> dict:
+        record = asdict(self)
+        details = record.pop("details")
+        for key in ("window_start", "window_end", "extract_start", "started_at"):
+            record[key] = record[key].isoformat() if record[key] else None
+        return {**record, **details}
+
+    def write(self, settings: Settings) -> dict:
+        """Write (or overwrite) this window's record in the lake; returns what was written."""
+        record = self.as_json()
+        lake.write_json(lake.run_log_path(settings, self.job, self.window), record)
+        return record
+
+
+def summarize(records: list[RunRecord]) -> dict:
+    """The counts of a run's records, summed (the land tasks' XCom)."""
+    keys = ("rows_extracted", "rows_valid", "rows_quarantined", "rows_landed")
+    return {"windows": len(records), **{key: sum(getattr(r, key) or 0 for r in records) for key in keys}}

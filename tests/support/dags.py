@@ -1,0 +1,67 @@
+"""Running DAGs in-process with ``dag.test()`` against the session's Airflow metadata DB."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+def load_dag(dag_id: str):
+    """Parse a DAG afresh from its file (Params set by one dag.test() would leak into the next)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)
+
+
+def forget_runs(dag_id: str | None = None) -> None:
+    """Drop the DAG runs of earlier tests (all of them, or one DAG's) from the session's Airflow DB."""
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    statement = delete(DagRun) if dag_id is None else delete(DagRun).where(DagRun.dag_id == dag_id)
+    with create_session() as session:
+        session.execute(statement)
+
+
+def run_dag(
+    dag_id: str,
+    logical_date: datetime,
+    conf: dict | None = None,
+    mark_success: str | None = None,
+    keep_other_runs: bool = False,
+    run_after: datetime | None = None,
+):
+    """One dag.test() run of a freshly parsed DAG; returns the DAG run.
+
+    Earlier runs are forgotten first (dag.test() would find a finished run and skip), all of them or, with
+    ``keep_other_runs``, only this DAG's (the runs an earlier run triggered are kept). Afterwards dbt's
+    DuckDB connection is released and the environment restored (Cosmos exports the dbt env in-process).
+    """
+    from cadence.dbt_group import release_dbt_duckdb
+
+    forget_runs(dag_id if keep_other_runs else None)
+    environment = dict(os.environ)
+    try:
+        dag = load_dag(dag_id)
+        extra = {"run_after": run_after} if run_after is not None else {}
+        return dag.test(logical_date=logical_date, run_conf=conf, mark_success_pattern=mark_success, **extra)
+    finally:
+        release_dbt_duckdb()
+        os.environ.clear()
+        os.environ.update(environment)
+
+
+def task_states(dag_run) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def assert_green(dag_run) -> dict[str, str]:
+    states = task_states(dag_run)
+    assert dag_run.state == "success", states
+    return states
