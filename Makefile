@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export CADENCE_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help system-deps install up down test lint manifest lock bench clean
+.PHONY: help system-deps install up down test test-fast lint manifest lock bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,11 +38,20 @@ up: install  ## run Airflow locally (SQLite, LocalExecutor) on http://localhost:
 down:  ## stop the local Airflow and the simulator
 	@$(BIN)/python -m cadence.local down
 
-test: install  ## run the whole test suite
-	$(BIN)/python -m pytest
+# Tiers (tests/<tier>/, marker of the same name): unit, dbt, dags, stack, static. Workers of pytest-xdist
+# each get their own Airflow home; a module sharing an expensive fixture (xdist_group) stays on one worker,
+# and the real-stack tests on one worker, one at a time.
+XDIST := -n auto --dist loadgroup
 
-lint: install  ## ruff check and format check
+test: install  ## run the whole test suite, in parallel
+	$(BIN)/python -m pytest $(XDIST) --durations=20
+
+test-fast: install  ## the inner loop: unit tests and dbt's own unit tests (≤ 60 s)
+	$(BIN)/python -m pytest $(XDIST) tests/unit tests/dbt/test_dbt_unit_tests.py
+
+lint: install  ## ruff check, ruff format check, sqlfluff (dbt templater) over the dbt project
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	cd dbt && DBT_DUCKDB_PATH=$${TMPDIR:-/tmp}/cadence-lint.duckdb ../$(BIN)/sqlfluff lint .
 
 manifest: install  ## rebuild dbt/manifest/manifest.json, which Cosmos renders the DAGs from
 	$(BIN)/python -m cadence.dbt_manifest --write

@@ -19,7 +19,7 @@ configured) and turns red on an error-severity alert; warnings only notify.
 
 **Backfill:** `backfill_start` / `backfill_end` (UTC) recompute exactly those days; `is_full_refresh`
 rebuilds the KPI tables from gold. **Dry run:** `dry_run` renders the monitoring SQL for the run's days
-into the task log and executes nothing (as `python -m cadence.monitoring kpis --day … --dry-run` does).
+into the task log and executes nothing (as `cadence-monitor kpis --day … --dry-run` does).
 """
 
 from datetime import timedelta

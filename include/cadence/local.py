@@ -62,7 +62,8 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
     """The Airflow configuration of the local stack, as environment variables for every process.
 
     ``home``, ``port`` and ``data_dir`` default to the `make up` stack (AIRFLOW_HOME, CADENCE_UI_PORT,
-    CADENCE_DATA_DIR); the test harness (``tests/support/stack.py``) passes its own to run a second stack beside it.
+    CADENCE_DATA_DIR); the test harness (``tests/support/stack.py``) passes its own to run a second stack
+    beside it.
     """
     settings = get_settings() if data_dir is None else load_settings(data_dir=data_dir)
     bin_dir = Path(sys.executable).parent

@@ -30,12 +30,7 @@ from tests.support.workbook import (
     write_workbook,
 )
 
-# (date, userId, country, total_spins, why the row is rejected or None)
-# (date, userId, revenue, transaction_id, why the row is rejected or None)
-
-
-# --- building workbooks -------------------------------------------------------------------------------------
-
+pytestmark = pytest.mark.xdist_group("workbook_import")  # module fixture: built once
 
 # --- the independent computation ----------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """KPI anomaly and pipeline-health monitoring: the rules config, the notifier, and the real dbt models run
-through ``python -m cadence.monitoring`` against small, hand-made inputs (a daily_kpis table, run-log
+through ``cadence-monitor`` against small, hand-made inputs (a daily_kpis table, run-log
 records written with the pipeline's own writer). Slack and SMTP are the only things mocked.
 """
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.xdist_group("deploy_static")  # module fixture: built once
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -150,6 +152,8 @@ def test_dockerignore_keeps_local_state_out_but_not_the_project():
         assert excluded in entries, f".dockerignore should exclude {excluded}"
     for copied in ("dags", "include", "dbt", "pyproject.toml", "requirements.txt"):
         assert copied not in entries, f".dockerignore excludes {copied}, which the Dockerfile copies"
+    for machinery in ("tests", "bench"):  # test and benchmark machinery is not shipped in the image
+        assert machinery in entries, f".dockerignore should exclude {machinery}"
 
 
 # --- docker-compose.yaml: schema ----------------------------------------------------------------------

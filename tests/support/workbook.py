@@ -27,6 +27,7 @@ def at(hour: int, minute: int = 0, second: int = 0, day: int = 0) -> datetime:
     return D.replace(day=D.day + day, hour=hour, minute=minute, second=second)
 
 
+# (date, userId, country, total_spins, why the row is rejected or None)
 SPINS_ROWS = [
     (at(10), "u1", "US", 10.0, None),  # partial rows of one key: summed
     (at(10), "u1", "US", 5.5, None),  # ... with a fractional count (a warning, kept)
@@ -45,6 +46,7 @@ SPINS_ROWS = [
 ]
 
 
+# (date, userId, revenue, transaction_id, why the row is rejected or None)
 PURCHASE_ROWS = [
     (at(10, 15), "u1", "PriceInUSD=4.99", "t1", None),
     (at(10, 15), "u1", "PriceInUSD=4.99", "t1", "repeats the transaction_id"),  # identical duplicate

@@ -18,6 +18,8 @@ from cadence.mmp.generator import BLOCK, ID_STRIDE, WindowPlan, generate_window,
 from cadence.mmp.writer import to_jsonl, window_path, write_events
 from cadence.simulator.population import build_population
 
+pytestmark = pytest.mark.xdist_group("mmp_generator")  # module fixture: built once
+
 START = datetime(2026, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 CONVERSIONS = ["install", "reinstall"]

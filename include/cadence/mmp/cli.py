@@ -1,8 +1,8 @@
 """``cadence-mmp``: generate the synthetic MMP events of a window into the lake and summarise them.
 
-python -m cadence.mmp.cli                                   # yesterday (UTC), sized by the population
-python -m cadence.mmp.cli --start 2026-03-01 --end 2026-03-02 --events 10000000 --seed 7
-python -m cadence.mmp.cli --start 2026-03-01T06:00 --end 2026-03-01T07:00 --format parquet
+cadence-mmp                                   # yesterday (UTC), sized by the population
+cadence-mmp --start 2026-03-01 --end 2026-03-02 --events 10000000 --seed 7
+cadence-mmp --start 2026-03-01T06:00 --end 2026-03-01T07:00 --format parquet
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 - :mod:`daily`: what a daily_kpis run works on (its days, the dbt vars) and its run-log record;
 - :mod:`alerts`: reading a monitor's verdicts, logging, notifying, failing on error severity;
 - :mod:`notifier`: :class:`~cadence.monitoring.notifier.CadenceNotifier` (log, Slack, SMTP);
-- :mod:`dbt` and :mod:`cli`: ``python -m cadence.monitoring`` (``--dry-run`` renders the SQL).
+- :mod:`dbt` and :mod:`cli`: ``cadence-monitor`` (``--dry-run`` renders the SQL).
 
 Importing the package (or the DAG file) imports neither Airflow nor dbt; the modules do so lazily.
 """

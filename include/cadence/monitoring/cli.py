@@ -1,9 +1,9 @@
-"""``python -m cadence.monitoring``: validate the KPI rules, run a monitor, or render its SQL (--dry-run).
+"""``cadence-monitor``: validate the KPI rules, run a monitor, or render its SQL (--dry-run).
 
-python -m cadence.monitoring rules                             # validate the rules, print what dbt gets
-python -m cadence.monitoring kpis --day 2026-03-05 --dry-run   # the anomaly SQL for that day, not run
-python -m cadence.monitoring kpis --day 2026-03-05             # run it, report; exit 1 on an error alert
-python -m cadence.monitoring health                             # pipeline health now (or --at a time)
+cadence-monitor rules                             # validate the rules, print what dbt gets
+cadence-monitor kpis --day 2026-03-05 --dry-run   # the anomaly SQL for that day, not run
+cadence-monitor kpis --day 2026-03-05             # run it, report; exit 1 on an error alert
+cadence-monitor health                             # pipeline health now (or --at a time)
 
 A real run needs kpis.daily_kpis (built by the daily_kpis DAG) and, locally, the DuckDB file free (it
 waits for no pool: run it while the stack is down, or use --dry-run). Exit codes: 0 nothing or only
@@ -39,7 +39,7 @@ def _moment(value: str) -> datetime:
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m cadence.monitoring", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="cadence-monitor", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     rules = commands.add_parser("rules", help="validate the KPI rules and print them as dbt receives them")
     kpis = commands.add_parser("kpis", help="KPI anomaly monitoring for one day")

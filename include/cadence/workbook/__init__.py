@@ -13,7 +13,7 @@ An import reads the sheets (:mod:`~cadence.workbook.reader`), maps them onto the
 (:mod:`~cadence.workbook.checks`), lands bronze and quarantine for the workbook's range
 (:mod:`~cadence.workbook.importer`); the cadences' own dbt models then build silver and gold for that range,
 and :mod:`~cadence.workbook.export` writes the gold rows next to the workbook (CSV and a filled-in ``.xlsx``).
-The ``workbook_import`` DAG and ``python -m cadence.workbook`` do the same.
+The ``workbook_import`` DAG and ``cadence-workbook`` do the same.
 
 Semantics (tested in tests/test_workbook_import.py):
 

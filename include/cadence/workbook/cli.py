@@ -1,8 +1,8 @@
-"""``python -m cadence.workbook``: import a MOC-style workbook like the ``workbook_import`` DAG does.
+"""``cadence-workbook``: import a MOC-style workbook like the ``workbook_import`` DAG does.
 
-    python -m cadence.workbook uploads/moc.xlsx                       # a path in the lake, its own days
-    python -m cadence.workbook /data/moc.xlsx --start 2026-03-01T00:00Z --end 2026-03-02T00:00Z
-    python -m cadence.workbook moc.xlsx --no-build                    # land bronze and Data Docs only
+    cadence-workbook uploads/moc.xlsx                       # a path in the lake, its own days
+    cadence-workbook /data/moc.xlsx --start 2026-03-01T00:00Z --end 2026-03-02T00:00Z
+    cadence-workbook moc.xlsx --no-build                    # land bronze and Data Docs only
 
 Read → validate → bronze/quarantine/run log/Data Docs, then ``dbt build`` of silver and gold for the range
 (the same models and selection as the DAG), then the gold CSV and ``.xlsx`` next to the workbook. Exit
@@ -56,7 +56,7 @@ def build(settings: Settings, dbt_vars: dict[str, str], *, full_refresh: bool = 
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m cadence.workbook", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="cadence-workbook", description=__doc__.splitlines()[0])
     parser.add_argument(
         "workbook", help="path in the lake (uploads/moc.xlsx) or a location (/x.xlsx, gs://…)"
     )
