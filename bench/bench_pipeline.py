@@ -69,25 +69,10 @@ def child_environment(work: Path) -> dict[str, str]:
     """A fresh Airflow home and data folder, configured like tests/conftest.py (defaults for Cadence)."""
     data = work / "data"
     data.mkdir(parents=True, exist_ok=True)
+    from tests.support.environment import airflow_environment, data_environment
+
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")}
-    environment.update(
-        {
-            "AIRFLOW_HOME": str(work / "airflow"),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-            "AIRFLOW__COSMOS__CACHE_DIR": str(work / "cosmos"),
-            "DO_NOT_TRACK": "1",
-            "SCARF_NO_ANALYTICS": "true",
-            "CADENCE_DATA_DIR": str(data),
-            "AIRFLOW_CONN_CADENCE_SOURCE": json.dumps(
-                {"conn_type": "sqlite", "host": str(data / "source.sqlite")}
-            ),
-            "AIRFLOW_CONN_CADENCE_WAREHOUSE": json.dumps(
-                {"conn_type": "duckdb", "host": str(data / "warehouse.duckdb")}
-            ),
-        }
-    )
+    environment.update({**airflow_environment(work), **data_environment(data)})
     return environment
 
 

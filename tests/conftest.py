@@ -9,14 +9,13 @@ Connections come from AIRFLOW_CONN_* variables pointing at per-test files. Helpe
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.support.dags import DAGS
+from tests.support.environment import airflow_environment, data_environment
 
 TIERS = ("unit", "dbt", "dags", "stack", "static")
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -24,13 +23,7 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix=f"cadence-tests-{_WORKER}-"))
 
 os.environ.update(
     {
-        "AIRFLOW_HOME": str(_SESSION_DIR / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        "AIRFLOW__COSMOS__CACHE_DIR": str(_SESSION_DIR / "cosmos"),
-        "DO_NOT_TRACK": "1",
-        "SCARF_NO_ANALYTICS": "true",
+        **airflow_environment(_SESSION_DIR),
         # A failing task in a test should fail now, not after a one-minute retry delay.
         "CADENCE_PURCHASES__RETRIES": "0",
     }
@@ -69,15 +62,8 @@ def cadence_env(tmp_path, monkeypatch):
 
     data = tmp_path / "data"
     data.mkdir()
-    monkeypatch.setenv("CADENCE_DATA_DIR", str(data))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_CADENCE_SOURCE",
-        json.dumps({"conn_type": "sqlite", "host": str(data / "source.sqlite")}),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_CADENCE_WAREHOUSE",
-        json.dumps({"conn_type": "duckdb", "host": str(data / "warehouse.duckdb")}),
-    )
+    for name, value in data_environment(data).items():
+        monkeypatch.setenv(name, value)
     return get_settings()
 
 

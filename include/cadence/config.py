@@ -21,6 +21,22 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "CADENCE_"
 
 
+# Who plays the game, by share: the simulated population (simulator.population) and the MMP defaults.
+COUNTRY_WEIGHTS: dict[str, float] = {
+    "US": 0.30,
+    "GB": 0.08,
+    "DE": 0.09,
+    "FR": 0.06,
+    "BR": 0.12,
+    "JP": 0.07,
+    "IN": 0.14,
+    "CA": 0.05,
+    "AU": 0.04,
+    "MX": 0.05,
+}
+PLATFORM_WEIGHTS: dict[str, float] = {"ios": 0.4, "android": 0.6}
+
+
 class ConfigError(ValueError):
     """A setting has a value Cadence cannot run with; the message names the variable and the problem."""
 
@@ -205,19 +221,8 @@ class MmpSettings(_Section):
         "kochava": 0.10,
         "singular": 0.05,
     }
-    platform_weights: dict[str, float] = {"ios": 0.4, "android": 0.6}
-    country_weights: dict[str, float] = {
-        "US": 0.30,
-        "GB": 0.08,
-        "DE": 0.09,
-        "FR": 0.06,
-        "BR": 0.12,
-        "JP": 0.07,
-        "IN": 0.14,
-        "CA": 0.05,
-        "AU": 0.04,
-        "MX": 0.05,
-    }
+    platform_weights: dict[str, float] = PLATFORM_WEIGHTS
+    country_weights: dict[str, float] = COUNTRY_WEIGHTS
     campaigns: int = Field(default=4, ge=1, le=99, description="campaigns per partner and platform")
     ctr: dict[str, float] = Field(
         default={"adjust": 0.030, "appsflyer": 0.035, "branch": 0.025, "kochava": 0.040, "singular": 0.028},

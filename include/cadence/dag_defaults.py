@@ -12,6 +12,13 @@ from cadence.config import CadenceSettings, WorkbookSettings
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+def _moment_param(title: str, description: str):
+    """An optional UTC date-time field of a trigger form."""
+    from airflow.sdk import Param
+
+    return Param(None, type=["null", "string"], format="date-time", title=title, description=description)
+
+
 def window_params() -> dict:
     """A cadence's trigger form: typed, described Params that Airflow validates before a run is created."""
     from airflow.sdk import Param
@@ -23,19 +30,13 @@ def window_params() -> dict:
             title="Full refresh",
             description="Rebuild the dbt models from the whole bronze lake instead of merging this window.",
         ),
-        "backfill_start": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Backfill start (UTC)",
-            description="Reprocess source changes from this time (inclusive). Leave empty for a normal run.",
+        "backfill_start": _moment_param(
+            "Backfill start (UTC)",
+            "Reprocess source changes from this time (inclusive). Leave empty for a normal run.",
         ),
-        "backfill_end": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Backfill end (UTC)",
-            description="Reprocess source changes up to this time (exclusive). Required with a start.",
+        "backfill_end": _moment_param(
+            "Backfill end (UTC)",
+            "Reprocess source changes up to this time (exclusive). Required with a start.",
         ),
         "triggered_by": Param(
             None,
@@ -64,19 +65,13 @@ def workbook_params() -> dict:
                 "Docs are written next to it."
             ),
         ),
-        "range_start": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Range start (UTC, optional)",
-            description="Import only rows from this hour on (inclusive). Empty: the workbook's own days.",
+        "range_start": _moment_param(
+            "Range start (UTC, optional)",
+            "Import only rows from this hour on (inclusive). Empty: the workbook's own days.",
         ),
-        "range_end": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Range end (UTC, optional)",
-            description="Import only rows before this hour (exclusive). Required with a start.",
+        "range_end": _moment_param(
+            "Range end (UTC, optional)",
+            "Import only rows before this hour (exclusive). Required with a start.",
         ),
         "is_full_refresh": Param(
             False,

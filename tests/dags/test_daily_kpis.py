@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.dags import run_dag, task_states
 from tests.support.data import source_frame, warehouse_query
+from tests.support.environment import data_environment
 
 pytestmark = pytest.mark.xdist_group("daily_kpis")  # module fixture: built once
 
@@ -71,16 +72,11 @@ def pipeline(airflow_db, tmp_path_factory):
     slack: list[str] = []
     log_lines = _Collect()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CADENCE_DATA_DIR", str(data))
+        for name, value in data_environment(data).items():
+            patch.setenv(name, value)
         patch.setenv("CADENCE_SIMULATOR__SPIKE_DAY", SPIKE.isoformat())
         patch.setenv("CADENCE_DAILY_KPIS__RETRIES", "0")
         patch.setenv("CADENCE_MONITORING__SLACK_CONN_ID", "cadence_slack")
-        patch.setenv(
-            "AIRFLOW_CONN_CADENCE_SOURCE", f'{{"conn_type": "sqlite", "host": "{data}/source.sqlite"}}'
-        )
-        patch.setenv(
-            "AIRFLOW_CONN_CADENCE_WAREHOUSE", f'{{"conn_type": "duckdb", "host": "{data}/warehouse.duckdb"}}'
-        )
         # Slack is the one thing mocked: the notifier's webhook call is recorded instead of sent.
         patch.setattr(SlackWebhookHook, "send", lambda self, **kwargs: slack.append(kwargs["text"]))
         logging.getLogger("cadence.monitoring").addHandler(log_lines)

@@ -131,15 +131,11 @@ def use_data_dir(monkeypatch, data: Path):
     """Point Cadence and its Airflow connections at ``data`` (like conftest's cadence_env); the settings."""
     from cadence.config import get_settings
 
+    from tests.support.environment import data_environment
+
     data.mkdir(parents=True, exist_ok=True)
-    monkeypatch.setenv("CADENCE_DATA_DIR", str(data))
-    for name, conn_type, file in (
-        ("SOURCE", "sqlite", "source.sqlite"),
-        ("WAREHOUSE", "duckdb", "warehouse.duckdb"),
-    ):
-        monkeypatch.setenv(
-            f"AIRFLOW_CONN_CADENCE_{name}", json.dumps({"conn_type": conn_type, "host": str(data / file)})
-        )
+    for name, value in data_environment(data).items():
+        monkeypatch.setenv(name, value)
     return get_settings()
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
-from pathlib import Path
 
-DAGS = Path(__file__).resolve().parents[2] / "dags"
+from tests.support.environment import DAGS
 
 
 def load_dag(dag_id: str):

@@ -13,21 +13,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from cadence.config import SimulatorSettings
+from cadence.config import COUNTRY_WEIGHTS, PLATFORM_WEIGHTS, SimulatorSettings
 
-COUNTRY_WEIGHTS: dict[str, float] = {
-    "US": 0.30,
-    "GB": 0.08,
-    "DE": 0.09,
-    "FR": 0.06,
-    "BR": 0.12,
-    "JP": 0.07,
-    "IN": 0.14,
-    "CA": 0.05,
-    "AU": 0.04,
-    "MX": 0.05,
-}
-PLATFORM_WEIGHTS: dict[str, float] = {"ios": 0.4, "android": 0.6}
 PAYER_SHARE = 0.2  # only a fifth of players ever pay, as in most free-to-play games
 _POPULATION_STREAM = 0
 
