@@ -67,6 +67,19 @@ def cadence_env(tmp_path, monkeypatch):
     return get_settings()
 
 
+@pytest.fixture(scope="module")
+def module_cadence_env(tmp_path_factory, airflow_db):
+    """Like ``cadence_env``, for state one module builds once and several tests read (a backfill)."""
+    from cadence.config import get_settings
+
+    data = tmp_path_factory.mktemp("module") / "data"
+    data.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in data_environment(data).items():
+            patch.setenv(name, value)
+        yield get_settings()
+
+
 @pytest.fixture
 def load_dag(airflow_db):
     """Parse a DAG afresh from its file (Params set by one dag.test() would leak into the next)."""

@@ -12,9 +12,12 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from tests.support import dags
 from tests.support.dags import assert_green
 from tests.support.data import SIM_NOW, run_log, seed_source, silver, source_frame, warehouse_query
 from tests.support.expected import expected_reasons, expected_silver
+
+pytestmark = pytest.mark.xdist_group("purchases_dag")  # module fixture: built once
 
 BACKFILL = {"backfill_start": (SIM_NOW - timedelta(days=2)).isoformat(), "backfill_end": SIM_NOW.isoformat()}
 
@@ -24,12 +27,13 @@ def lake_files(settings) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
 
 
-@pytest.fixture
-def backfilled(cadence_env, run_dag):
-    """Two simulated days landed by one backfill run through bronze and silver."""
+@pytest.fixture(scope="module")
+def backfilled(module_cadence_env):
+    """Two simulated days landed by one backfill run through bronze and silver (once for the module; the
+    full-refresh test, last, rebuilds the same silver)."""
     seed_source(days=2)
-    assert_green(run_dag("purchases", SIM_NOW, conf=BACKFILL))
-    return cadence_env
+    assert_green(dags.run_dag("purchases", SIM_NOW, conf=BACKFILL))
+    return module_cadence_env
 
 
 def test_backfill_matches_an_independent_pandas_computation(backfilled):
@@ -80,8 +84,10 @@ def test_malformed_rows_are_quarantined_with_their_reasons(backfilled):
 
 
 def test_rerunning_a_window_leaves_identical_files_and_tables(cadence_env, run_dag):
+    """The first run is also the scheduled window of :func:`assert_scheduled_window_and_lookback`."""
     seed_source(days=1)
     assert_green(run_dag("purchases", SIM_NOW))
+    assert_scheduled_window_and_lookback(cadence_env)
     files, table, log = lake_files(cadence_env), silver(cadence_env), run_log(cadence_env)
     assert files and len(table) > 0
     assert_green(run_dag("purchases", SIM_NOW))
@@ -93,9 +99,8 @@ def test_rerunning_a_window_leaves_identical_files_and_tables(cadence_env, run_d
     ]
 
 
-def test_a_scheduled_window_extracts_its_interval_plus_lookback(cadence_env, run_dag):
-    seed_source(days=1)
-    assert_green(run_dag("purchases", SIM_NOW))
+def assert_scheduled_window_and_lookback(cadence_env):
+    """A scheduled window extracts its interval plus the lookback."""
     (record,) = run_log(cadence_env)
     start, end = pd.Timestamp(record["window_start"]), pd.Timestamp(record["window_end"])
     assert end - start == timedelta(minutes=5)

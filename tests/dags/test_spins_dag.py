@@ -8,9 +8,11 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from tests.support import expected
+from tests.support import dags, expected
 from tests.support.dags import assert_green
 from tests.support.data import SIM_NOW, gold_records, seed_source, source_frame, warehouse_query
+
+pytestmark = pytest.mark.xdist_group("spins_dag")  # module fixture: built once
 
 TWO_DAYS = {
     "backfill_start": (SIM_NOW - timedelta(days=2)).isoformat(),
@@ -58,14 +60,15 @@ def snapshot(settings) -> dict[str, pd.DataFrame]:
     return {t: warehouse_query(settings, f"select * from {t} order by all") for t in tables}
 
 
-@pytest.fixture
-def two_days(cadence_env, run_dag):
-    """Two simulated days of both streams, landed and modelled by one backfill run of each cadence."""
+@pytest.fixture(scope="module")
+def two_days(module_cadence_env):
+    """Two simulated days of both streams, landed and modelled by one backfill run of each cadence (once
+    for the module; the rerun test leaves the tables identical)."""
     seed_source(days=2, streams=("purchases", "spins_hourly"))
-    assert_green(run_dag("purchases", SIM_NOW, conf=TWO_DAYS))
-    states = assert_green(run_dag("spins", SIM_NOW, conf=TWO_DAYS))
+    assert_green(dags.run_dag("purchases", SIM_NOW, conf=TWO_DAYS))
+    states = assert_green(dags.run_dag("spins", SIM_NOW, conf=TWO_DAYS))
     assert states["catch_up_purchases"] == "skipped"  # purchases are fresh: gold does not wait
-    return cadence_env
+    return module_cadence_env
 
 
 def test_gold_equals_pandas_to_the_cent_over_two_days(two_days):
