@@ -18,7 +18,7 @@ from airflow.sdk import dag, task
 from cadence.config import get_settings
 from cadence.dag_defaults import dag_kwargs, workbook_params
 from cadence.dbt_group import dbt_task_group
-from cadence.workbook.orchestration import SELECT_GOLD, SELECT_SILVER
+from cadence.workbook.tasks import SELECT_GOLD, SELECT_SILVER
 
 settings = get_settings()
 
@@ -28,14 +28,14 @@ def workbook_import():
     @task
     def land(params=None, run_id=None) -> dict:
         """Read → validate → bronze/quarantine → run log and Data Docs, for the workbook's range."""
-        from cadence.workbook.orchestration import land as land_workbook
+        from cadence.workbook.tasks import land as land_workbook
 
         return land_workbook(params, run_id)
 
     @task(pool=settings.duckdb_pool)
     def export(landed: dict) -> dict:
         """The range's gold rows as CSV and a filled-in .xlsx next to the workbook."""
-        from cadence.workbook.orchestration import export as export_gold
+        from cadence.workbook.tasks import export as export_gold
 
         return export_gold(landed)
 

@@ -21,7 +21,7 @@ from unittest.mock import patch
 from cadence.config import ConfigError, Settings, get_settings
 from cadence.dbt_group import dbt_env
 from cadence.workbook import WorkbookError
-from cadence.workbook.orchestration import SELECT_GOLD, SELECT_SILVER
+from cadence.workbook.tasks import SELECT_GOLD, SELECT_SILVER
 
 
 def build(settings: Settings, dbt_vars: dict[str, str], *, full_refresh: bool = False) -> None:
