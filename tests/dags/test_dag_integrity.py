@@ -11,16 +11,6 @@ pytestmark = pytest.mark.xdist_group("dag_integrity")  # one DagBag for the modu
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
 
 
-@pytest.fixture(scope="module")
-def dagbag(airflow_db):
-    """All DAGs as production configures them (without the test suite's retries=0 override)."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("CADENCE_PURCHASES__RETRIES", raising=False)
-        return DagBag(dag_folder=str(DAGS))
-
-
 def is_catch_up(task) -> bool:
     """The wait for a triggered run, or the trigger it waits on."""
     from cadence.operators import WaitForTriggeredRun

@@ -158,14 +158,6 @@ def assert_green(dag_run) -> None:
 
 
 @pytest.fixture
-def mmp_env(cadence_env, monkeypatch):
-    monkeypatch.setenv("CADENCE_MMP_CADENCE__RETRIES", "0")  # fail now, not after a retry delay
-    from cadence.config import get_settings
-
-    return get_settings()
-
-
-@pytest.fixture
 def backfilled(mmp_env, run_dag):
     """14.5 days of MMP events landed by one backfill run, with game activity in silver beside them."""
     bought, played = game_activity(mmp_env)

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pyarrow as pa
 import pytest
-from cadence import dbt_manifest, ingest, lake, sources
+from cadence import dbt_manifest, lake, sources
 from cadence.lake import Window
 
-from tests.support.data import SIM_NOW, seed_source
+from tests.support.data import SIM_NOW
 
 
 def test_the_committed_manifest_is_current(cadence_env):
@@ -32,17 +32,6 @@ def _dbt_build(settings, *args: str):
             )  # fmt: skip
         finally:
             release_dbt_duckdb()
-
-
-@pytest.fixture
-def landed_lake(cadence_env):
-    """One simulated day of both streams landed in the lake by the real ingest code."""
-    seed_source(days=1, streams=("purchases", "spins_hourly"))
-    window = Window(SIM_NOW - timedelta(days=1), SIM_NOW)
-    for name in ("purchases", "spins_hourly"):
-        ingest.ingest(cadence_env, sources.get_spec(name, cadence_env), window,
-                      lookback=timedelta(0), chunk=timedelta(hours=6))  # fmt: skip
-    return cadence_env
 
 
 def test_dbt_build_passes_with_every_test_and_unit_test(landed_lake):

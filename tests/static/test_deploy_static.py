@@ -57,16 +57,6 @@ def _check_compose_schema(path: Path) -> subprocess.CompletedProcess[str]:
     return _run(_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(path))
 
 
-@pytest.fixture(scope="module")
-def compose() -> dict:
-    return yaml.safe_load(COMPOSE.read_text())
-
-
-@pytest.fixture(scope="module")
-def services(compose: dict) -> dict:
-    return compose["services"]
-
-
 def _dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, with comments dropped and continuation lines joined."""
     instructions, pending = [], ""
