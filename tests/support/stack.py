@@ -43,8 +43,12 @@ class StackError(RuntimeError):
     """The stack did not start, a DAG did not appear, or a run did not finish in time."""
 
 
-def free_port(candidates: range = range(8093, 8100)) -> int:
-    """The first port of ``candidates`` nothing listens on (raises if all are taken)."""
+def free_port(candidates: range | None = None) -> int:
+    """The first port of ``candidates`` nothing listens on (raises if all are taken); by default the range
+    in TEST_STACK_PORTS (``first-last``, for several people on one machine), else 8093-8099."""
+    if candidates is None:
+        first, last = os.environ.get("TEST_STACK_PORTS", "8093-8099").split("-")
+        candidates = range(int(first), int(last) + 1)
     for port in candidates:
         if _port_is_free(port):
             return port
