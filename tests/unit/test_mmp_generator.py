@@ -18,37 +18,11 @@ from cadence.mmp.generator import BLOCK, ID_STRIDE, WindowPlan, generate_window,
 from cadence.mmp.writer import to_jsonl, window_path, write_events
 from cadence.simulator.population import build_population
 
-pytestmark = pytest.mark.xdist_group("mmp_generator")  # module fixture: built once
+from tests.support.mmp import DAY, START, frame
 
-START = datetime(2026, 3, 1, tzinfo=UTC)
-DAY = timedelta(days=1)
+pytestmark = pytest.mark.xdist_group("mmp_generator")  # mmp_volume, mmp_month: built once per worker
+
 CONVERSIONS = ["install", "reinstall"]
-
-
-def frame(table: pa.Table) -> pd.DataFrame:
-    """Events as plain pandas columns: exact nullable ids, cost as float (exactness is tested on its own)."""
-    df = table.drop_columns(["cost_usd"]).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    for name in ("event_type", "partner", "platform", "country", "campaign_id"):
-        df[name] = df[name].astype(str)
-    df["cost"] = table.column("cost_usd").cast(pa.float64()).to_numpy()
-    return df
-
-
-@pytest.fixture(scope="module")
-def settings():
-    return load_settings()
-
-
-@pytest.fixture(scope="module")
-def volume(settings) -> pd.DataFrame:
-    return frame(generate_window(START, START + DAY, settings, events=1_000_000))
-
-
-@pytest.fixture(scope="module")
-def month(settings) -> pd.DataFrame:
-    """Population-sized events of 30 days late in the population's history (many churned users)."""
-    start = datetime(2026, 9, 1, tzinfo=UTC)
-    return frame(generate_window(start, start + 30 * DAY, settings))
 
 
 def assert_funnel(df: pd.DataFrame, start: datetime, end: datetime) -> None:
@@ -73,9 +47,9 @@ def assert_funnel(df: pd.DataFrame, start: datetime, end: datetime) -> None:
     assert df.event_id.is_unique
 
 
-def test_ctr_per_partner_and_platform_is_configured_and_in_range(settings, volume):
+def test_ctr_per_partner_and_platform_is_configured_and_in_range(settings, mmp_volume):
     mmp = settings.mmp
-    counts = volume.groupby(["partner", "platform", "event_type"]).size().unstack()
+    counts = mmp_volume.groupby(["partner", "platform", "event_type"]).size().unstack()
     for (partner, platform), row in counts.iterrows():
         expected = mmp.ctr[partner] * mmp.platform_ctr_factor[platform]
         ctr = row["click"] / row["impression"]
@@ -84,12 +58,12 @@ def test_ctr_per_partner_and_platform_is_configured_and_in_range(settings, volum
         assert mmp.ctr_range[0] <= ctr <= mmp.ctr_range[1]
         rate = (row["install"] + row["reinstall"]) / row["click"]
         assert abs(rate - mmp.install_rate[partner]) < 5 * math.sqrt(rate * (1 - rate) / row["click"])
-    overall = (volume.event_type == "click").sum() / (volume.event_type == "impression").sum()
+    overall = (mmp_volume.event_type == "click").sum() / (mmp_volume.event_type == "impression").sum()
     assert 0.02 <= overall <= 0.05  # the reference's fault: independent draws gave ~42 %
 
 
-def test_shares_follow_the_configured_weights(settings, volume):
-    impressions = volume[volume.event_type == "impression"]
+def test_shares_follow_the_configured_weights(settings, mmp_volume):
+    impressions = mmp_volume[mmp_volume.event_type == "impression"]
     for column, weights in (
         ("partner", settings.mmp.partner_weights),
         ("platform", settings.mmp.platform_weights),
@@ -100,12 +74,12 @@ def test_shares_follow_the_configured_weights(settings, volume):
             assert abs(shares[name] - weight) < 0.005, (column, name)
 
 
-def test_cpi_is_in_range_and_varies_by_partner_and_platform(settings, volume, month):
+def test_cpi_is_in_range_and_varies_by_partner_and_platform(settings, mmp_volume, mmp_month):
     mmp = settings.mmp
-    for df in (volume, month):
+    for df in (mmp_volume, mmp_month):
         installs = df[df.event_type == "install"]
         assert installs.cost.between(*mmp.cpi_range_usd).all()
-    installs = volume[volume.event_type == "install"]
+    installs = mmp_volume[mmp_volume.event_type == "install"]
     mean = installs.groupby(["partner", "platform"]).cost.mean()
     for (partner, platform), cpi in mean.items():
         base = mmp.cpi_usd[partner] * mmp.platform_price_factor[platform]
@@ -113,8 +87,8 @@ def test_cpi_is_in_range_and_varies_by_partner_and_platform(settings, volume, mo
     assert mean.max() / mean.min() > 2  # partners and platforms really differ
 
 
-def test_impression_costs_are_cpm_priced_and_never_rounded_to_zero(settings, volume):
-    impressions = volume[volume.event_type == "impression"]
+def test_impression_costs_are_cpm_priced_and_never_rounded_to_zero(settings, mmp_volume):
+    impressions = mmp_volume[mmp_volume.event_type == "impression"]
     assert (impressions.cost > 0).all()
     cheapest = min(settings.mmp.cpm_usd.values()) * min(settings.mmp.platform_price_factor.values()) / 1000
     assert impressions.cost.min() >= cheapest * (1 - settings.mmp.price_jitter) - 1e-6
@@ -131,14 +105,14 @@ def test_costs_are_exact_decimals_in_jsonl(settings):
     assert all(row["cost_usd"] > 0 for row in parsed)
 
 
-def test_funnel_in_volume_mode(volume):
-    assert_funnel(volume, START, START + DAY)
+def test_funnel_in_volume_mode(mmp_volume):
+    assert_funnel(mmp_volume, START, START + DAY)
 
 
-def test_funnel_in_population_mode(month):
+def test_funnel_in_population_mode(mmp_month):
     start = datetime(2026, 9, 1, tzinfo=UTC)
-    assert_funnel(month, start, start + 30 * DAY)
-    ctr = (month.event_type == "click").sum() / (month.event_type == "impression").sum()
+    assert_funnel(mmp_month, start, start + 30 * DAY)
+    ctr = (mmp_month.event_type == "click").sum() / (mmp_month.event_type == "impression").sum()
     assert 0.02 <= ctr <= 0.05
 
 
@@ -154,10 +128,10 @@ def test_installs_are_the_population_users_installing_in_the_window(settings):
     assert (installs.platform == expected.platform).all() and (installs.country == expected.country).all()
 
 
-def test_reinstalls_only_for_users_who_installed_and_churned_earlier(settings, volume, month):
+def test_reinstalls_only_for_users_who_installed_and_churned_earlier(settings, mmp_volume, mmp_month):
     users = build_population(settings.simulator).frame().set_index("user_id")
     churn_after = pd.Timedelta(settings.mmp.churn_after)
-    for df in (volume, month):
+    for df in (mmp_volume, mmp_month):
         reinstalls = df[df.event_type == "reinstall"]
         assert len(reinstalls) > 10
         assert reinstalls.user_id.isin(users.index).all()
@@ -168,11 +142,11 @@ def test_reinstalls_only_for_users_who_installed_and_churned_earlier(settings, v
         assert (profile.country.to_numpy() == reinstalls.country.to_numpy()).all()
 
 
-def test_volume_mode_gives_exactly_n_events_with_synthetic_install_ids(volume):
-    assert len(volume) == 1_000_000
+def test_volume_mode_gives_exactly_n_events_with_synthetic_install_ids(mmp_volume):
+    assert len(mmp_volume) == 1_000_000
     first = int(START.timestamp()) * ID_STRIDE
-    assert (volume.event_id.to_numpy() == first + np.arange(1_000_000)).all()
-    installs = volume[volume.event_type == "install"]
+    assert (mmp_volume.event_id.to_numpy() == first + np.arange(1_000_000)).all()
+    installs = mmp_volume[mmp_volume.event_type == "install"]
     assert installs.user_id.str.startswith("syn").all() and installs.user_id.is_unique
 
 
