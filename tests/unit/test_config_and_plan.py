@@ -106,3 +106,21 @@ def test_a_manual_run_without_logical_date_takes_the_latest_complete_interval(
     start, end = latest_interval(getattr(load_settings(), cadence), triggered_at)
     assert (f"{start:%H:%M}", f"{end:%H:%M}") == interval
     assert start.tzinfo is not None and end <= triggered_at
+
+
+def test_run_log_records_of_every_job_have_one_shape(tmp_path):
+    """Landing jobs count rows that must add up; other jobs leave the counts empty; details sit beside."""
+    from cadence.lake import Window
+    from cadence.runlog import RunRecord
+
+    window = Window(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 1, 1, tzinfo=UTC))
+    landing = RunRecord.landing("purchases", window, run_id="r")
+    landing.rows_extracted, landing.rows_valid, landing.rows_landed = 3, 2, 2
+    with pytest.raises(AssertionError, match="row counts do not add up"):
+        landing.check_counts()
+    landing.rows_quarantined = 1
+    landing.check_counts()
+    gold = RunRecord("gold", window.start, window.end, status="success", details={"note": "fresh"}).as_json()
+    assert gold["rows_extracted"] is None and gold["note"] == "fresh"
+    assert gold["window_start"] == "2026-03-01T00:00:00+00:00"
+    assert set(landing.as_json()) | {"note"} == set(gold)

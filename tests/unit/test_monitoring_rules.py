@@ -134,3 +134,10 @@ def test_the_notifier_always_logs_and_uses_only_configured_channels(monkeypatch)
     assert mails[0]["to"] == ["a@b.c"] and mails[0]["subject"] == "[cadence ERROR] t"
     no_recipients = CadenceNotifier(title="t", message="m", smtp_conn_id="m")
     assert no_recipients.notify({}) == ["log"]
+
+
+def test_a_check_task_of_an_unknown_kind_is_refused():
+    from cadence.monitoring.alerts import check_task
+
+    with pytest.raises(ValueError, match="unknown check kind 'kpi': use 'kpis' or 'health'"):
+        check_task("kpi", {"alert_start": "2026-03-01", "alert_end": "2026-03-02"})
