@@ -408,3 +408,14 @@ def get_settings() -> Settings:
     """The settings for the current environment, built once per distinct set of CADENCE_* variables."""
     key = frozenset((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX))
     return _cached(key)
+
+
+def cli_settings() -> Settings | None:
+    """The settings for a command-line tool, or None after printing why they are invalid (exit with 2)."""
+    import sys
+
+    try:
+        return get_settings()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return None

@@ -70,6 +70,13 @@ def parse_moment(name: str, value: Any, error: type[Exception] = RunConfError) -
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def cli_moment(value: str) -> datetime:
+    """An argparse ``type`` for a UTC date-time option of the CLIs (naive means UTC)."""
+    import argparse
+
+    return parse_moment("date-time", value, argparse.ArgumentTypeError)
+
+
 def plan_run(
     params: dict,
     data_interval_start: datetime,

@@ -14,18 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 from tqdm import tqdm
 
-from cadence.config import ConfigError, get_settings
+from cadence.config import cli_settings
 from cadence.mmp.generator import WindowPlan
 from cadence.mmp.summary import Summary
 from cadence.mmp.writer import FORMATS, window_path, write_events
-
-
-def _parse_time(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO-8601 date-time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+from cadence.planning import cli_moment
 
 
 def _positive(value: str) -> int:
@@ -37,8 +30,8 @@ def _positive(value: str) -> int:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cadence-mmp", description=__doc__.splitlines()[0])
-    parser.add_argument("--start", type=_parse_time, help="window start, UTC (default: yesterday 00:00)")
-    parser.add_argument("--end", type=_parse_time, help="window end, UTC (default: start + 1 day)")
+    parser.add_argument("--start", type=cli_moment, help="window start, UTC (default: yesterday 00:00)")
+    parser.add_argument("--end", type=cli_moment, help="window end, UTC (default: start + 1 day)")
     parser.add_argument(
         "--events", type=_positive, help="exact number of events (default: sized by the user population)"
     )
@@ -59,10 +52,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    try:
-        settings = get_settings()
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    settings = cli_settings()
+    if settings is None:
         return 2
     plan = WindowPlan(args.start, args.end, settings, seed=args.seed, events=args.events)
     path = window_path(args.start, args.end, args.format, settings)

@@ -21,6 +21,7 @@ from cadence.config import ConfigError, get_settings
 from cadence.monitoring import alerts, daily
 from cadence.monitoring import dbt as monitoring_dbt
 from cadence.monitoring.rules import RulesError, load_rules, to_dbt
+from cadence.planning import cli_moment
 
 
 def _day(value: str) -> date:
@@ -30,14 +31,6 @@ def _day(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date such as 2026-03-05") from None
 
 
-def _moment(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO-8601 date-time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cadence-monitor", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,7 +38,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     kpis = commands.add_parser("kpis", help="KPI anomaly monitoring for one day")
     kpis.add_argument("--day", type=_day, required=True, help="the UTC day (alerts for values known on it)")
     health = commands.add_parser("health", help="pipeline-health monitoring over the run log")
-    health.add_argument("--at", type=_moment, default=None, help="check time (default: now)")
+    health.add_argument("--at", type=cli_moment, default=None, help="check time (default: now)")
     for command in (rules, kpis):
         command.add_argument("--rules", default=None, help="KPI rules YAML (default: the configured one)")
     for command in (kpis, health):

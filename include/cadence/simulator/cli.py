@@ -19,16 +19,9 @@ from datetime import UTC, datetime, timedelta
 from tqdm import tqdm
 
 from cadence import sources
-from cadence.config import ConfigError, get_settings
+from cadence.config import cli_settings, get_settings
+from cadence.planning import cli_moment
 from cadence.simulator import source
-
-
-def _parse_time(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO-8601 date-time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,9 +29,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     seed = commands.add_parser("seed", help="start the simulation N days back and apply up to --until")
     seed.add_argument("--days", type=float, default=None, help="history to create (default: config)")
-    seed.add_argument("--until", type=_parse_time, default=None, help="end of history (default: now)")
+    seed.add_argument("--until", type=cli_moment, default=None, help="end of history (default: now)")
     tick = commands.add_parser("tick", help="apply changes since the last tick, up to --until")
-    tick.add_argument("--until", type=_parse_time, default=None)
+    tick.add_argument("--until", type=cli_moment, default=None)
     run = commands.add_parser("run", help="tick forever")
     run.add_argument("--every", type=float, default=60.0, help="seconds between ticks")
     for command in (seed, tick, run):
@@ -101,10 +94,8 @@ def _print_status(hook) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    try:
-        settings = get_settings()
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    settings = cli_settings()
+    if settings is None:
         return 2
     if args.command == "seed":
         days = settings.simulator.seed_days if args.days is None else args.days
