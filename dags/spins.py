@@ -49,12 +49,12 @@ def spins():
         return trigger_purchases.task_id
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def build_gold(landed: dict, route: str | None) -> dict:
+    def build_gold(landed: dict, freshness: str) -> dict:
         """Runs after a catch-up whatever its outcome; re-checks purchases so the run log can tell."""
         from cadence.config import get_settings
         from cadence.cross_cadence import gold_inputs
 
-        return gold_inputs(get_settings(), landed, route)
+        return gold_inputs(get_settings(), landed, freshness)
 
     @task
     def log_gold(landed: dict, inputs: dict, run_id=None) -> dict:
@@ -82,7 +82,9 @@ def spins():
         timeout=settings.triggers.wait_timeout,
         poke_interval=settings.triggers.poke_interval,
     )
-    ready = build_gold(landed, gate)
+    # A branch's return value is not an XCom (it ends by skipping), so gold reads the gate's verdict; when
+    # the gate never ran (silver failed), that XCom is missing and gold is not built.
+    ready = build_gold(landed, gate["freshness"])
     landed >> silver >> gate >> [trigger_purchases, ready]
     trigger_purchases >> catch_up_purchases >> ready >> gold >> log_gold(landed, ready)
 

@@ -85,12 +85,13 @@ def purchases_gate(settings: Settings, landed: dict, params: Mapping[str, Any]) 
     return PurchasesGate(description, conf)
 
 
-def gold_inputs(settings: Settings, landed: dict, route: str | None) -> dict:
+def gold_inputs(settings: Settings, landed: dict, gate_verdict: str | None) -> dict:
     """Whether gold is about to be built on fresh purchases (checked again after any catch-up wait).
 
-    ``route`` is what the gate decided; None means it never ran (silver failed), and gold is not built.
+    ``gate_verdict`` is the freshness the gate logged; None means it never ran (silver failed), and gold
+    is not built.
     """
-    if route is None:
+    if gate_verdict is None:
         raise RuntimeError("the freshness check did not run (silver failed): gold is not built")
     window = _landed_window(landed)
     purchases = freshness.check(settings, "purchases", window.end, settings.purchases.freshness_limit)
