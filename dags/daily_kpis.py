@@ -28,6 +28,7 @@ from airflow.sdk import Param, TriggerRule, dag, task
 from cadence.config import get_settings
 from cadence.monitoring.daily import HEALTH_VARS, KPI_VARS
 from cadence.orchestration import dag_kwargs, dbt_task_group
+from cadence.warehouse import warehouse_pool
 
 settings = get_settings()
 kwargs = dag_kwargs(settings.daily_kpis, __doc__, tags=["kpis", "daily", "monitoring"])
@@ -85,14 +86,14 @@ def daily_kpis():
 
         return record_run(context, "failed")
 
-    @task(pool=settings.duckdb_pool)
+    @task(pool=warehouse_pool(settings))
     def check_kpi_anomalies(**context) -> dict:
         """Log, notify and fail on error-severity anomalies that became known on the run's days."""
         from cadence.monitoring.alerts import check_task
 
         return check_task("kpis", context)
 
-    @task(pool=settings.duckdb_pool)
+    @task(pool=warehouse_pool(settings))
     def check_pipeline_health(**context) -> dict:
         """Log, notify and fail on error-severity pipeline-health alerts."""
         from cadence.monitoring.alerts import check_task

@@ -17,6 +17,7 @@ the reason and changes nothing. Semantics: README.md, "Workbook import".
 from airflow.sdk import dag, task
 from cadence.config import get_settings
 from cadence.orchestration import dbt_task_group
+from cadence.warehouse import warehouse_pool
 from cadence.workbook.orchestration import SELECT_GOLD, SELECT_SILVER, dag_kwargs
 
 settings = get_settings()
@@ -31,7 +32,7 @@ def workbook_import():
 
         return land_workbook(context)
 
-    @task(pool=settings.duckdb_pool)
+    @task(pool=warehouse_pool(settings))
     def export(**context) -> dict:
         """The range's gold rows as CSV and a filled-in .xlsx next to the workbook."""
         from cadence.workbook.orchestration import export as export_gold

@@ -121,22 +121,17 @@ def prepare() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     from airflow.models import Connection
-    from airflow.models.pool import Pool
     from airflow.utils import db
     from airflow.utils.session import create_session
+
+    from cadence.warehouse import ensure_pool
 
     db.initdb()
     with create_session() as session:
         for connection in local_connections():
             session.query(Connection).filter(Connection.conn_id == connection.conn_id).delete()
             session.add(connection)
-        Pool.create_or_update_pool(
-            settings.duckdb_pool,
-            slots=1,
-            include_deferred=False,
-            session=session,
-            description="DuckDB allows one writer process: every task that opens the file runs here",
-        )
+        ensure_pool(settings, session)
     print(f"Airflow home ready: {HOME} (connections {settings.source_conn_id}, {settings.warehouse_conn_id})")
 
 

@@ -160,17 +160,11 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 def _profile_config(settings: Settings):
     from cosmos import ProfileConfig
 
-    if settings.warehouse == "bigquery":
-        from cosmos.profiles import GoogleCloudServiceAccountDictProfileMapping
+    from cadence.warehouse import profile_mapping
 
-        mapping = GoogleCloudServiceAccountDictProfileMapping(conn_id=settings.warehouse_conn_id)
-    else:
-        from cosmos.profiles import DuckDBUserPasswordProfileMapping
-
-        mapping = DuckDBUserPasswordProfileMapping(
-            conn_id=settings.warehouse_conn_id, profile_args={"threads": 4, "settings": {"TimeZone": "UTC"}}
-        )
-    return ProfileConfig(profile_name="cadence", target_name=settings.warehouse, profile_mapping=mapping)
+    return ProfileConfig(
+        profile_name="cadence", target_name=settings.warehouse, profile_mapping=profile_mapping(settings)
+    )
 
 
 def dbt_task_group(
@@ -184,10 +178,12 @@ def dbt_task_group(
 
     The window comes from the XCom of ``plan_task_id`` (a :meth:`RunPlan.dbt_vars` dict), so dbt processes
     exactly the window the ingest task landed; ``extra_vars`` names further keys of that XCom passed on as
-    dbt vars of the same name. Every task uses the one-slot DuckDB pool.
+    dbt vars of the same name. Every task uses the warehouse's pool (one slot on DuckDB).
     """
     from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+    from cadence.warehouse import warehouse_pool
 
     project_dir = settings.dbt_project_dir
     window = f"ti.xcom_pull(task_ids='{plan_task_id}')"
@@ -209,7 +205,7 @@ def dbt_task_group(
             should_detach_multiple_parents_tests=True,
         ),
         operator_args={
-            "pool": settings.duckdb_pool,
+            "pool": warehouse_pool(settings),
             "install_deps": False,
             "full_refresh": "{{ params.is_full_refresh }}",
             "vars": {
