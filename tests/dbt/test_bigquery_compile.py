@@ -160,6 +160,8 @@ def test_setup_creates_every_lake_table_as_valid_bigquery_ddl(offline_run):
     lake_sources = {
         f"`{s['schema']}`.`{s['identifier']}`" for s in manifest["sources"].values() if s["source_name"].endswith("lake") or s["source_name"] == "bronze"
     }
+    hooks = [n["raw_code"] for n in manifest["nodes"].values() if n["resource_type"] == "operation"]
+    assert any("create_external_tables()" in hook for hook in hooks), "every dbt invocation sets them up"
     ddl = "\n".join(executed)
     missing = [name for name in lake_sources if f"{name}" not in ddl]
     assert not missing, f"no external table created for {missing}"
@@ -167,3 +169,15 @@ def test_setup_creates_every_lake_table_as_valid_bigquery_ddl(offline_run):
     problems = {i: found for i, sql in enumerate(executed) if (found := _problems(sql))}
     _report("setup", len(executed), len(executed) - len(problems))
     assert not problems, json.dumps(problems, indent=1)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select cast(null as string) as a where 1 = 0",  # the old empty stand-in
+        "select * from ( union all select 1 as k) as d",  # the old sub-day KPI window
+        "select cast(null as varchar) as user_id",  # the old unit-test fixture
+    ],
+)
+def test_the_checker_refuses_what_bigquery_refuses(sql):
+    assert _problems(sql)
