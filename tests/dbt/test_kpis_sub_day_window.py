@@ -48,7 +48,7 @@ def test_an_hourly_window_recomputes_its_whole_day_identically(cadence_env):
     for name in ("purchases", "spins_hourly"):
         ingest.ingest(cadence_env, sources.get_spec(name, cadence_env), window,
                       lookback=timedelta(0), chunk=timedelta(hours=6))  # fmt: skip
-    _build(cadence_env, "--select", "+daily_kpis")
+    _build(cadence_env, "--select", "+daily_kpis", "last_activity")
     day = (SIM_NOW - timedelta(hours=2)).date().isoformat()
     before = _kpis(cadence_env, day)
     assert any(row[1] == "all" and row[4] > 0 for row in before), "the day has activity"

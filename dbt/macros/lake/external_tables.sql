@@ -12,7 +12,9 @@
     The project's on-run-start hook calls create_external_tables(), so every dbt invocation makes sure the
     tables exist (create ... if not exists: cheap, never rewrites a table another task is reading).
     After changing a source's schema, replace them once:
-        dbt run-operation create_external_tables --args '{replace: true}' -#}
+        dbt run-operation create_external_tables --args '{replace: true}'
+    The var create_external_tables=false skips them (tables managed elsewhere, or stood in by loaded
+    tables as on a BigQuery emulator). -#}
 {% macro create_external_tables(replace=false) %}
     {{ return(adapter.dispatch('create_external_tables', 'cadence')(replace)) }}
 {% endmacro %}
@@ -22,7 +24,7 @@
 {% endmacro %}
 
 {% macro bigquery__create_external_tables(replace=false) %}
-    {% if not execute %}
+    {% if not execute or not var('create_external_tables', true) %}
         {{ return('') }}
     {% endif %}
     {% set lake_url = env_var('DBT_LAKE_URL') %}
