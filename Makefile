@@ -41,8 +41,9 @@ down:  ## stop the local Airflow and the simulator
 test: install  ## run the whole test suite
 	$(BIN)/python -m pytest
 
-lint: install  ## ruff check and format check
+lint: install  ## ruff check and format check, sqlfluff on the dbt project (config: .sqlfluff)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	DBT_DUCKDB_PATH=$$(mktemp -d)/lint.duckdb $(BIN)/sqlfluff lint dbt --processes 1
 
 manifest: install  ## rebuild dbt/manifest/manifest.json, which Cosmos renders the DAGs from
 	$(BIN)/python -m cadence.dbt_manifest --write

@@ -70,11 +70,11 @@ user_day_slices as (
 
     select
         panel.activity_date as kpi_date,
-        case when slices.is_total then 'all' else panel.country end as country,
-        case when slices.is_total then 'all' else panel.platform end as platform,
         panel.total_spins,
         panel.total_purchases,
         panel.revenue_usd,
+        case when slices.is_total then 'all' else panel.country end as country,
+        case when slices.is_total then 'all' else panel.platform end as platform,
         case when installs.user_id is null then 0 else 1 end as is_new_install
     from panel
     cross join slices
@@ -139,7 +139,8 @@ keys as (
 
     select kpi_date, 'all' as country, 'all' as platform from days
     union all
-    select kpi_date, country, platform from activity where country != 'all'
+    select kpi_date, country, platform from activity
+    where country != 'all'
 
 ),
 
@@ -175,11 +176,17 @@ final as (
             as spins_per_dau,
         case
             when {{ cadence.kpis_add_days('keys.kpi_date', 1) }} < complete_days.complete_before
-                then cast({{ cadence.safe_divide('cohorts.retained_d1', 'activity.new_installs') }} as {{ cadence.double_type() }})
+                then cast(
+                    {{ cadence.safe_divide('cohorts.retained_d1', 'activity.new_installs') }}
+                    as {{ cadence.double_type() }}
+                )
         end as retention_d1,
         case
             when {{ cadence.kpis_add_days('keys.kpi_date', 7) }} < complete_days.complete_before
-                then cast({{ cadence.safe_divide('cohorts.retained_d7', 'activity.new_installs') }} as {{ cadence.double_type() }})
+                then cast(
+                    {{ cadence.safe_divide('cohorts.retained_d7', 'activity.new_installs') }}
+                    as {{ cadence.double_type() }}
+                )
         end as retention_d7
 
     from keys

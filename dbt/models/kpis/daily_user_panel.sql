@@ -77,7 +77,7 @@ platforms as (
     from user_days
     inner join purchases
         on user_days.user_id = purchases.user_id
-        and purchases.purchase_date <= user_days.activity_date
+        and user_days.activity_date >= purchases.purchase_date
 
 ),
 

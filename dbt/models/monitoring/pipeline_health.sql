@@ -106,8 +106,10 @@ freshness_checks as (
     select
         jobs.job,
         'freshness' as check_name,
-        cast({{ dbt.datediff('newest_success.newest_success_end', checked_at, 'second') }} as {{ double }})
-            as value,
+        cast(
+            {{ dbt.datediff('newest_success.newest_success_end', checked_at, 'second') }}  -- noqa: LT05
+            as {{ double }}
+        ) as value,
         cast(jobs.stale_after_seconds as {{ double }}) as threshold,
         case
             when newest_success.newest_success_end is null then 'never_ran'
