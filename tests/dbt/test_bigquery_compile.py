@@ -181,3 +181,19 @@ def test_setup_creates_every_lake_table_as_valid_bigquery_ddl(offline_run):
 )
 def test_the_checker_refuses_what_bigquery_refuses(sql):
     assert _problems(sql)
+
+
+def test_large_tables_are_partitioned_and_clustered_on_bigquery(offline_run):
+    """Config written once (dbt_project.yml), resolved for the BigQuery target."""
+    nodes = json.loads((offline_run / "parse" / "manifest.json").read_text())["nodes"]
+    layout = {
+        node["name"]: (node["config"].get("partition_by") or {}).get("field")
+        for node in nodes.values() if node["resource_type"] == "model"
+    }
+    assert layout["aggregated_final_table"] == layout["aggregated_daily_table"] == "app_date"
+    assert layout["purchases"] == "purchase_hour"
+    assert layout["stg_mmp_events"] == "event_date"
+    clusters = {n["name"]: n["config"].get("cluster_by") for n in nodes.values() if n["resource_type"] == "model"}
+    assert clusters["aggregated_final_table"] == clusters["aggregated_daily_table"] == ["user_id"]
+    hourly_gold = (offline_run / "hourly" / "target" / "compiled" / "cadence" / "models" / "gold")
+    assert hourly_gold.is_dir()
