@@ -4,7 +4,6 @@ slot; on BigQuery the dbt tasks share a configurable, wider pool and so run in p
 from __future__ import annotations
 
 import pytest
-
 from cadence.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.dags
@@ -46,12 +45,13 @@ def test_bigquery_dbt_tasks_use_the_configured_pool(dag_file, airflow_db, monkey
 def test_init_creates_the_configured_pool(airflow_db, monkeypatch):
     from airflow.models.pool import Pool
     from airflow.utils.session import create_session
-
     from cadence.config import load_settings
     from cadence.warehouse import ensure_pool
 
     with create_session() as session:
-        ensure_pool(load_settings(warehouse="bigquery", bigquery={"pool": "h11_bq_pool", "pool_slots": 6}), session)
+        ensure_pool(
+            load_settings(warehouse="bigquery", bigquery={"pool": "h11_bq_pool", "pool_slots": 6}), session
+        )
     with create_session() as session:
         pool = session.query(Pool).filter(Pool.pool == "h11_bq_pool").one()
         assert pool.slots == 6

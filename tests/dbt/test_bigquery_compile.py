@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 import sqlglot
-from sqlglot import exp
-
 from cadence.config import PROJECT_ROOT, load_settings
 from cadence.monitoring.daily import health_vars, kpi_vars
+from sqlglot import exp
 
 pytestmark = [pytest.mark.dbt, pytest.mark.timeout(600)]
 
@@ -42,13 +41,24 @@ FOREIGN_TYPE = re.compile(
 def _plan() -> list[dict]:
     settings = load_settings()
     moment = datetime(2026, 3, 3, tzinfo=UTC)
-    monitoring = {**kpi_vars(settings), **health_vars(settings, since=datetime(2026, 3, 2, tzinfo=UTC), reference=moment)}
+    monitoring = {
+        **kpi_vars(settings),
+        **health_vars(settings, since=datetime(2026, 3, 2, tzinfo=UTC), reference=moment),
+    }
     return [
         {"name": "setup", "state": "empty", "args": ["run-operation", "create_external_tables"]},
         {"name": "empty", "state": "empty", "args": ["compile", "--vars", json.dumps(HOURLY)]},
         {"name": "hourly", "state": "existing", "args": ["compile", "--vars", json.dumps(HOURLY)]},
-        {"name": "daily", "state": "existing", "args": ["compile", "--vars", json.dumps({**DAILY, **monitoring})]},
-        {"name": "full_refresh", "state": "existing", "args": ["compile", "--full-refresh", "--vars", json.dumps(DAILY)]},
+        {
+            "name": "daily",
+            "state": "existing",
+            "args": ["compile", "--vars", json.dumps({**DAILY, **monitoring})],
+        },
+        {
+            "name": "full_refresh",
+            "state": "existing",
+            "args": ["compile", "--full-refresh", "--vars", json.dumps(DAILY)],
+        },
         {
             "name": "unit_tests",
             "state": "empty",
@@ -66,15 +76,31 @@ def offline_run(tmp_path_factory) -> Path:
     plan.write_text(json.dumps(_plan()))
     env = {
         **os.environ,
-        "HTTPS_PROXY": DEAD_PROXY, "HTTP_PROXY": DEAD_PROXY, "https_proxy": DEAD_PROXY, "http_proxy": DEAD_PROXY,
-        "NO_PROXY": "", "no_proxy": "",
-        "GCE_METADATA_HOST": "127.0.0.1:8119", "GCE_METADATA_IP": "127.0.0.1:8119",
+        "HTTPS_PROXY": DEAD_PROXY,
+        "HTTP_PROXY": DEAD_PROXY,
+        "https_proxy": DEAD_PROXY,
+        "http_proxy": DEAD_PROXY,
+        "NO_PROXY": "",
+        "no_proxy": "",
+        "GCE_METADATA_HOST": "127.0.0.1:8119",
+        "GCE_METADATA_IP": "127.0.0.1:8119",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     completed = subprocess.run(
-        [sys.executable, str(HARNESS), "--plan", str(plan), "--out", str(out / "run"),
-         "--project-dir", str(PROJECT_ROOT / "dbt")],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(HARNESS),
+            "--plan",
+            str(plan),
+            "--out",
+            str(out / "run"),
+            "--project-dir",
+            str(PROJECT_ROOT / "dbt"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     return out / "run"
@@ -92,13 +118,17 @@ def _statements(sql: str) -> list[exp.Expression]:
     by its shape, with its column list and options parsed as those of an ordinary CREATE TABLE."""
     statements = []
     for text in (part.strip() for part in sql.split(";")):
-        if not text or text.startswith("--") and "\n" not in text:
+        if not text or (text.startswith("--") and "\n" not in text):
             continue
         external = EXTERNAL_TABLE.match(text)
         if external:
             columns = external["columns"] or ""
             if external["partitions"]:
-                columns = f"({columns.strip()[1:-1]}, {external['partitions']})" if columns else f"({external['partitions']})"
+                columns = (
+                    f"({columns.strip()[1:-1]}, {external['partitions']})"
+                    if columns
+                    else f"({external['partitions']})"
+                )
             text = f"create table {external['name']} {columns} options {external['options']}"
         statement = sqlglot.parse_one(text, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
         if isinstance(statement, exp.Command):
@@ -158,7 +188,9 @@ def test_setup_creates_every_lake_table_as_valid_bigquery_ddl(offline_run):
     executed = json.loads((offline_run / "setup" / "executed.json").read_text())
     manifest = json.loads((offline_run / "parse" / "manifest.json").read_text())
     lake_sources = {
-        f"`{s['schema']}`.`{s['identifier']}`" for s in manifest["sources"].values() if s["source_name"].endswith("lake") or s["source_name"] == "bronze"
+        f"`{s['schema']}`.`{s['identifier']}`"
+        for s in manifest["sources"].values()
+        if s["source_name"].endswith("lake") or s["source_name"] == "bronze"
     }
     hooks = [n["raw_code"] for n in manifest["nodes"].values() if n["resource_type"] == "operation"]
     assert any("create_external_tables()" in hook for hook in hooks), "every dbt invocation sets them up"
@@ -188,12 +220,15 @@ def test_large_tables_are_partitioned_and_clustered_on_bigquery(offline_run):
     nodes = json.loads((offline_run / "parse" / "manifest.json").read_text())["nodes"]
     layout = {
         node["name"]: (node["config"].get("partition_by") or {}).get("field")
-        for node in nodes.values() if node["resource_type"] == "model"
+        for node in nodes.values()
+        if node["resource_type"] == "model"
     }
     assert layout["aggregated_final_table"] == layout["aggregated_daily_table"] == "app_date"
     assert layout["purchases"] == "purchase_hour"
     assert layout["stg_mmp_events"] == "event_date"
-    clusters = {n["name"]: n["config"].get("cluster_by") for n in nodes.values() if n["resource_type"] == "model"}
+    clusters = {
+        n["name"]: n["config"].get("cluster_by") for n in nodes.values() if n["resource_type"] == "model"
+    }
     assert clusters["aggregated_final_table"] == clusters["aggregated_daily_table"] == ["user_id"]
-    hourly_gold = (offline_run / "hourly" / "target" / "compiled" / "cadence" / "models" / "gold")
+    hourly_gold = offline_run / "hourly" / "target" / "compiled" / "cadence" / "models" / "gold"
     assert hourly_gold.is_dir()

@@ -37,7 +37,8 @@ def _build(settings, *args: str):
 def _kpis(settings, day: str) -> list[tuple]:
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as connection:
         return connection.execute(
-            "select * exclude (retention_d1, retention_d7) from kpis.daily_kpis where kpi_date = ? order by slice",
+            "select * exclude (retention_d1, retention_d7) from kpis.daily_kpis"
+            " where kpi_date = ? order by slice",
             [day],
         ).fetchall()
 

@@ -65,7 +65,10 @@ def gcs_settings(emulator, tmp_path_factory):
             "conn_type": "google_cloud_platform",
             "extra": {"project": "cadence-test", "is_anonymous": True, "gcs.endpoint": emulator},
         }))  # fmt: skip
-        patch.setenv("AIRFLOW_CONN_CADENCE_SOURCE", json.dumps({"conn_type": "sqlite", "host": str(data / "source.sqlite")}))
+        patch.setenv(
+            "AIRFLOW_CONN_CADENCE_SOURCE",
+            json.dumps({"conn_type": "sqlite", "host": str(data / "source.sqlite")}),
+        )
         patch.setenv("CADENCE_SIMULATOR__MALFORMED_RATE", "0.05")
         yield get_settings()
 
@@ -89,6 +92,7 @@ def landed(gcs_settings):
     from cadence import ingest, sources
     from cadence.lake import Window
     from cadence.mmp.pipeline import land_windows
+
     from tests.conftest import SIM_NOW, seed_source
 
     seed_source(days=0.25, streams=("purchases",))
@@ -112,7 +116,9 @@ def test_ingest_lands_bronze_quarantine_and_run_log_on_gs(landed):
     assert landed_rows == sum(r.rows_landed for r in purchases) > 0
     quarantined = [name for name in objects if name.startswith("quarantine/purchases/")]
     assert sum(r.rows_quarantined for r in purchases) > 0 and quarantined
-    log = {name: json.loads(blob) for name, blob in objects.items() if name.startswith("ops/run_log/purchases/")}
+    log = {
+        name: json.loads(blob) for name, blob in objects.items() if name.startswith("ops/run_log/purchases/")
+    }
     assert sorted(r["rows_extracted"] for r in log.values()) == sorted(r.rows_extracted for r in purchases)
     assert all(r["status"] == "success" for r in log.values())
 
@@ -129,6 +135,7 @@ def test_mmp_events_land_as_json_lines_on_gs(landed):
 
 def test_freshness_reads_the_gs_lake(landed, gcs_settings):
     from cadence import freshness
+
     from tests.conftest import SIM_NOW
 
     fresh = freshness.check(gcs_settings, "purchases", SIM_NOW, timedelta(hours=1))
@@ -149,10 +156,9 @@ def test_a_rerun_replaces_objects_whole_and_leaves_no_temporaries(landed):
 def test_a_workbook_uploaded_to_the_lake_is_imported_from_gs(landed, gcs_settings):
     from datetime import datetime
 
-    from openpyxl import Workbook
-
     from cadence import lake
     from cadence.workbook.importer import import_workbook, outputs, resolve
+    from openpyxl import Workbook
 
     book = Workbook()
     book.remove(book.active)

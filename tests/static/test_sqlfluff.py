@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cadence.config import PROJECT_ROOT
 
 pytestmark = [pytest.mark.static, pytest.mark.timeout(600)]
@@ -30,6 +29,10 @@ def test_sqlfluff_lints_the_dbt_project_clean(tmp_path):
     )  # fmt: skip
     assert "[dbt templater] Project Compiled." in result.stdout + result.stderr, result.stderr[-3000:]
     assert result.returncode == 0, result.stdout[-6000:]
-    passed = {line.split("[", 1)[1].split("]", 1)[0] for line in result.stdout.splitlines() if line.endswith("] PASS")}
+    passed = {
+        line.split("[", 1)[1].split("]", 1)[0]
+        for line in result.stdout.splitlines()
+        if line.endswith("] PASS")
+    }
     models = {str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT / "dbt" / "models").rglob("*.sql")}
     assert models <= passed, f"not linted: {sorted(models - passed)}"

@@ -32,7 +32,9 @@ def query_columns(sql: str) -> list[tuple[str, str]]:
     from sqlglot.optimizer.annotate_types import annotate_types
     from sqlglot.optimizer.qualify import qualify
 
-    tree = qualify(sqlglot.parse_one(sql, read="bigquery"), dialect="bigquery", validate_qualify_columns=False)
+    tree = qualify(
+        sqlglot.parse_one(sql, read="bigquery"), dialect="bigquery", validate_qualify_columns=False
+    )
     tree = annotate_types(tree, dialect="bigquery")
     return [(s.alias_or_name, s.type.sql("bigquery") if s.type else "STRING") for s in tree.selects]
 
@@ -93,7 +95,9 @@ def run(plan: list[dict], out: Path, project_dir: Path) -> int:
         current["executed"].append(sql)
         statement = sqlglot.parse_one(sql, read="bigquery")
         if isinstance(statement, sqlglot.exp.Create) and isinstance(statement.expression, sqlglot.exp.Query):
-            created[statement.this.find(sqlglot.exp.Table).name] = query_columns(statement.expression.sql("bigquery"))
+            created[statement.this.find(sqlglot.exp.Table).name] = query_columns(
+                statement.expression.sql("bigquery")
+            )
         return BigQueryAdapterResponse(_message="offline"), empty_table()
 
     def raw_execute(self, sql, *args, **kwargs):
@@ -106,7 +110,9 @@ def run(plan: list[dict], out: Path, project_dir: Path) -> int:
         mock.patch.object(BigQueryAdapter, "get_relation", get_relation),
         mock.patch.object(BigQueryAdapter, "get_columns_in_relation", get_columns_in_relation),
         mock.patch.object(BigQueryAdapter, "get_column_schema_from_query", get_column_schema_from_query),
-        mock.patch.object(BigQueryAdapter, "list_relations_without_caching", lambda self, schema_relation: []),
+        mock.patch.object(
+            BigQueryAdapter, "list_relations_without_caching", lambda self, schema_relation: []
+        ),
         mock.patch.object(BigQueryAdapter, "list_schemas", lambda self, database: []),
         mock.patch.object(BigQueryAdapter, "check_schema_exists", lambda self, database, schema: True),
         mock.patch.object(BigQueryAdapter, "drop_relation", drop_relation),

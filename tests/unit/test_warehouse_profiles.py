@@ -1,4 +1,4 @@
-"""The dbt profile Cosmos renders for each warehouse and BigQuery credential mode, from configuration alone."""
+"""The dbt profile Cosmos renders for each BigQuery credential mode, chosen by configuration alone."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ import json
 
 import pytest
 import yaml
-
 from cadence.config import load_settings
 from cadence.warehouse import pool_slots, profile_mapping, warehouse_pool
 
 pytestmark = pytest.mark.unit
 
-KEY = {"type": "service_account", "project_id": "p", "private_key_id": "kid", "private_key": "-----KEY-----",
-       "client_email": "sa@p.iam.gserviceaccount.com"}
+KEY = {
+    "type": "service_account",
+    "project_id": "p",
+    "private_key_id": "kid",
+    "private_key": "-----KEY-----",
+    "client_email": "sa@p.iam.gserviceaccount.com",
+}
 
 
 def _render(monkeypatch, extra: dict, **settings) -> dict:
@@ -32,9 +36,15 @@ def _render(monkeypatch, extra: dict, **settings) -> dict:
 
 def test_default_bigquery_profile_uses_application_default_credentials(monkeypatch):
     """Composer's own credentials: no key in the connection, none in the profile."""
-    output, env = _render(monkeypatch, {"project": "prod-proj", "dataset": "cadence"}, bigquery={"location": "EU"})
+    output, env = _render(
+        monkeypatch, {"project": "prod-proj", "dataset": "cadence"}, bigquery={"location": "EU"}
+    )
     assert output == {
-        "type": "bigquery", "method": "oauth", "project": "prod-proj", "dataset": "cadence", "threads": 4,
+        "type": "bigquery",
+        "method": "oauth",
+        "project": "prod-proj",
+        "dataset": "cadence",
+        "threads": 4,
         "location": "EU",
     }
     assert env == {}
@@ -57,7 +67,9 @@ def test_each_mode_claims_only_a_connection_that_fits_it(monkeypatch):
         json.dumps({"conn_type": "google_cloud_platform", "extra": {"project": "p", "dataset": "cadence"}}),
     )
     assert profile_mapping(load_settings(warehouse="bigquery")).can_claim_connection()
-    assert not profile_mapping(load_settings(warehouse="bigquery", bigquery={"auth": "key"})).can_claim_connection()
+    assert not profile_mapping(
+        load_settings(warehouse="bigquery", bigquery={"auth": "key"})
+    ).can_claim_connection()
 
 
 def test_keyfile_mode_points_at_the_connection_key_path(monkeypatch):
