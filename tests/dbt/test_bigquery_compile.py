@@ -100,7 +100,7 @@ def offline_run(tmp_path_factory) -> Path:
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=540,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     return out / "run"
