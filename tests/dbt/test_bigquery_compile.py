@@ -47,6 +47,11 @@ def _plan() -> list[dict]:
     }
     return [
         {"name": "setup", "state": "empty", "args": ["run-operation", "create_external_tables"]},
+        {
+            "name": "setup_replace",
+            "state": "existing",
+            "args": ["run-operation", "create_external_tables", "--args", "{replace: true}"],
+        },
         {"name": "empty", "state": "empty", "args": ["compile", "--vars", json.dumps(HOURLY)]},
         {"name": "hourly", "state": "existing", "args": ["compile", "--vars", json.dumps(HOURLY)]},
         {
@@ -169,6 +174,9 @@ def test_every_node_compiles_to_valid_bigquery_sql(offline_run, state):
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
     tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
     assert len(compiled) == len(models) + len(tests), "every model and data test is compiled"
+    # plus what dbt executed on the way: the on-run-start hook's DDL
+    executed = json.loads((offline_run / state / "executed.json").read_text())
+    compiled.update({f"executed statement {i}": sql for i, sql in enumerate(executed)})
     problems = {name: found for name, sql in compiled.items() if (found := _problems(sql))}
     _report(state, len(compiled), len(compiled) - len(problems))
     assert not problems, json.dumps(problems, indent=1)
@@ -197,7 +205,10 @@ def test_setup_creates_every_lake_table_as_valid_bigquery_ddl(offline_run):
     ddl = "\n".join(executed)
     missing = [name for name in lake_sources if f"{name}" not in ddl]
     assert not missing, f"no external table created for {missing}"
-    assert ddl.lower().count("create or replace external table") == len(lake_sources)
+    assert ddl.lower().count("create external table if not exists") == len(lake_sources)
+    replaced = "\n".join(json.loads((offline_run / "setup_replace" / "executed.json").read_text()))
+    assert replaced.lower().count("create or replace external table") == len(lake_sources)
+    executed += json.loads((offline_run / "setup_replace" / "executed.json").read_text())
     problems = {i: found for i, sql in enumerate(executed) if (found := _problems(sql))}
     _report("setup", len(executed), len(executed) - len(problems))
     assert not problems, json.dumps(problems, indent=1)
