@@ -49,9 +49,9 @@ test: install  ## run the whole test suite, in parallel
 test-fast: install  ## the inner loop: unit tests and dbt's own unit tests (≤ 60 s)
 	$(BIN)/python -m pytest $(XDIST) tests/unit tests/dbt/test_dbt_unit_tests.py
 
-lint: install  ## ruff check, ruff format check, sqlfluff (dbt templater) over the dbt project
+lint: install  ## ruff check, ruff format check, sqlfluff (dbt templater, config: .sqlfluff) over the dbt project
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
-	cd dbt && DBT_DUCKDB_PATH=$${TMPDIR:-/tmp}/cadence-lint.duckdb ../$(BIN)/sqlfluff lint .
+	DBT_DUCKDB_PATH=$$(mktemp -d)/lint.duckdb $(BIN)/sqlfluff lint dbt --processes 1
 
 manifest: install  ## rebuild dbt/manifest/manifest.json, which Cosmos renders the DAGs from
 	$(BIN)/python -m cadence.dbt_manifest --write

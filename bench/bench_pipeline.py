@@ -155,11 +155,11 @@ def _prepare_airflow_db() -> None:
     from airflow.utils import db
     from airflow.utils.session import create_session
     from cadence.config import get_settings
-    from cadence.local import create_duckdb_pool
+    from cadence.warehouse import ensure_pool
 
     db.initdb()
     with create_session() as session:
-        create_duckdb_pool(session, get_settings())
+        ensure_pool(get_settings(), session)
 
 
 def _dag_test(dag_id: str, logical_date: datetime, conf: dict | None = None) -> tuple[float, str]:

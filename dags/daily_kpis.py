@@ -29,6 +29,7 @@ from cadence.config import get_settings
 from cadence.dag_defaults import dag_kwargs, window_params
 from cadence.dbt_group import dbt_task_group
 from cadence.monitoring.daily import HEALTH_VARS, KPI_VARS
+from cadence.warehouse import warehouse_pool
 
 settings = get_settings()
 params = {
@@ -90,14 +91,14 @@ def daily_kpis():
 
         return record_run(planned, gold, "failed", run_id)
 
-    @task(pool=settings.duckdb_pool)
+    @task(pool=warehouse_pool(settings))
     def check_kpi_anomalies(planned: dict) -> dict:
         """Log, notify and fail on error-severity anomalies that became known on the run's days."""
         from cadence.monitoring.alerts import check_task
 
         return check_task("kpis", planned)
 
-    @task(pool=settings.duckdb_pool)
+    @task(pool=warehouse_pool(settings))
     def check_pipeline_health(planned: dict) -> dict:
         """Log, notify and fail on error-severity pipeline-health alerts."""
         from cadence.monitoring.alerts import check_task

@@ -18,6 +18,7 @@ from airflow.sdk import dag, task
 from cadence.config import get_settings
 from cadence.dag_defaults import dag_kwargs, workbook_params
 from cadence.dbt_group import dbt_task_group
+from cadence.warehouse import warehouse_pool
 from cadence.workbook.tasks import SELECT_GOLD, SELECT_SILVER
 
 settings = get_settings()
@@ -32,7 +33,7 @@ def workbook_import():
 
         return land_workbook(params, run_id)
 
-    @task(pool=settings.duckdb_pool)
+    @task(pool=warehouse_pool(settings))
     def export(landed: dict) -> dict:
         """The range's gold rows as CSV and a filled-in .xlsx next to the workbook."""
         from cadence.workbook.tasks import export as export_gold

@@ -33,8 +33,14 @@ fi
 
 airflow version
 
-echo "Pool: duckdb (1 slot)"
-airflow pools set duckdb 1 "One slot: DuckDB allows a single writer process; every task opening the file uses it"
+if [ "${CADENCE_WAREHOUSE:-duckdb}" = "bigquery" ]; then
+    echo "Pool: ${CADENCE_BIGQUERY__POOL:-bigquery} (${CADENCE_BIGQUERY__POOL_SLOTS:-8} slots)"
+    airflow pools set "${CADENCE_BIGQUERY__POOL:-bigquery}" "${CADENCE_BIGQUERY__POOL_SLOTS:-8}" \
+        "dbt tasks running BigQuery jobs at once (CADENCE_BIGQUERY__POOL_SLOTS)"
+else
+    echo "Pool: duckdb (1 slot)"
+    airflow pools set duckdb 1 "One slot: DuckDB allows a single writer process; every task opening the file uses it"
+fi
 
 echo "Connections: cadence_source, cadence_warehouse"
 airflow connections delete cadence_source >/dev/null 2>&1 || true

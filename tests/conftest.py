@@ -43,15 +43,15 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def airflow_db():
-    """A migrated Airflow metadata DB (this worker's) with the one-slot DuckDB pool."""
+    """A migrated Airflow metadata DB (this worker's) with the warehouse's pool (one slot on DuckDB)."""
     from airflow.utils import db
     from airflow.utils.session import create_session
     from cadence.config import load_settings
-    from cadence.local import create_duckdb_pool
+    from cadence.warehouse import ensure_pool
 
     db.initdb()
     with create_session() as session:
-        create_duckdb_pool(session, load_settings())
+        ensure_pool(load_settings(), session)
     return True
 
 

@@ -205,6 +205,21 @@ class QualitySettings(_Section):
     max_revenue_usd: float = Field(default=500.0, gt=0, description="largest believable single purchase")
 
 
+class BigQuerySettings(_Section):
+    """The BigQuery warehouse (``CADENCE_WAREHOUSE=bigquery``): how dbt authenticates, how many dbt tasks run
+    at once. Project, dataset and any key live in the Airflow connection ``warehouse_conn_id``."""
+
+    auth: Literal["adc", "key", "keyfile"] = Field(
+        default="adc",
+        description="adc: Application Default Credentials (Composer's environment account, `gcloud auth`); "
+        "key: the connection's service-account JSON (extra keyfile_dict); keyfile: its key_path",
+    )
+    location: str | None = Field(default=None, description="dataset location, e.g. US or EU")
+    threads: int = Field(default=4, ge=1, description="dbt threads inside one dbt task")
+    pool: str = Field(default="bigquery", description="pool bounding the dbt tasks that run at once")
+    pool_slots: int = Field(default=8, ge=1, description="slots of that pool (created by the init steps)")
+
+
 class MmpSettings(_Section):
     """Synthetic mobile-measurement-partner (MMP) events: traffic mix, funnel rates, prices and churn.
 
@@ -359,6 +374,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()
     mmp: MmpSettings = MmpSettings()
     workbook: WorkbookSettings = WorkbookSettings()
+    bigquery: BigQuerySettings = BigQuerySettings()
 
     @model_validator(mode="after")
     def _default_lake(self) -> Settings:

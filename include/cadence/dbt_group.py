@@ -23,17 +23,11 @@ def profile_config(settings: Settings):
     """The dbt profile from the warehouse Airflow connection (DuckDB locally, BigQuery in production)."""
     from cosmos import ProfileConfig
 
-    if settings.warehouse == "bigquery":
-        from cosmos.profiles import GoogleCloudServiceAccountDictProfileMapping
+    from cadence.warehouse import profile_mapping
 
-        mapping = GoogleCloudServiceAccountDictProfileMapping(conn_id=settings.warehouse_conn_id)
-    else:
-        from cosmos.profiles import DuckDBUserPasswordProfileMapping
-
-        mapping = DuckDBUserPasswordProfileMapping(
-            conn_id=settings.warehouse_conn_id, profile_args={"threads": 4, "settings": {"TimeZone": "UTC"}}
-        )
-    return ProfileConfig(profile_name="cadence", target_name=settings.warehouse, profile_mapping=mapping)
+    return ProfileConfig(
+        profile_name="cadence", target_name=settings.warehouse, profile_mapping=profile_mapping(settings)
+    )
 
 
 def _xcom_template(output, key: str) -> str:
@@ -53,10 +47,12 @@ def dbt_task_group(
     ``window`` is the XComArg of the task that planned or landed the run (a dict with the
     :func:`cadence.planning.window_vars` keys), so dbt processes exactly that window; ``extra_vars`` names
     further keys of that dict passed on as dbt vars of the same name. The DAG places the group downstream
-    of that task; every dbt task uses the one-slot DuckDB pool.
+    of that task; every dbt task uses the warehouse's pool (one slot on DuckDB).
     """
     from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+    from cadence.warehouse import warehouse_pool
 
     project_dir = settings.dbt_project_dir
     return DbtTaskGroup(
@@ -77,7 +73,7 @@ def dbt_task_group(
             should_detach_multiple_parents_tests=True,
         ),
         operator_args={
-            "pool": settings.duckdb_pool,
+            "pool": warehouse_pool(settings),
             "install_deps": False,
             "full_refresh": "{{ params.is_full_refresh }}",
             "vars": {

@@ -125,26 +125,15 @@ def prepare() -> None:
     from airflow.utils import db
     from airflow.utils.session import create_session
 
+    from cadence.warehouse import ensure_pool
+
     db.initdb()
     with create_session() as session:
         for connection in local_connections():
             session.query(Connection).filter(Connection.conn_id == connection.conn_id).delete()
             session.add(connection)
-        create_duckdb_pool(session, settings)
+        ensure_pool(settings, session)
     print(f"Airflow home ready: {HOME} (connections {settings.source_conn_id}, {settings.warehouse_conn_id})")
-
-
-def create_duckdb_pool(session, settings: Settings) -> None:
-    """The one-slot pool every task that opens DuckDB runs in (a metadata DB of any stack, or the tests')."""
-    from airflow.models.pool import Pool
-
-    Pool.create_or_update_pool(
-        settings.duckdb_pool,
-        slots=1,
-        include_deferred=False,
-        session=session,
-        description="DuckDB allows one writer process: every task that opens the file runs here",
-    )
 
 
 def seed_source() -> None:

@@ -1,9 +1,6 @@
 {{
     config(
-        materialized='incremental',
-        tags=['kpis'],
-        on_schema_change='fail',
-        **cadence.kpis_replace_days('kpi_date')
+        **cadence.kpis_replace_days('kpi_date'),
     )
 }}
 
@@ -40,7 +37,7 @@ complete_days as (
 
     {#- Days before this one are complete: the window end, or (no window) the day after the newest. #}
     {% if window %}
-    select {{ cadence.kpis_date(window.end) }} as complete_before
+    select {{ cadence.kpis_date(window.complete_before) }} as complete_before
     {% else %}
     select {{ cadence.kpis_add_days('max(activity_date)', 1) }} as complete_before
     from {{ ref('daily_user_panel') }}
@@ -52,11 +49,11 @@ days as (
 
     select distinct kpi_date
     from (
-        {% if window %}
-        {{ cadence.kpis_window_days(window) }}
-        union all
-        {% endif %}
         select activity_date as kpi_date from panel
+        {%- for day in cadence.kpis_days(window) %}
+        union all
+        select {{ cadence.kpis_date(day) }} as kpi_date
+        {%- endfor %}
     ) as candidate_days
 
 ),
@@ -73,11 +70,11 @@ user_day_slices as (
 
     select
         panel.activity_date as kpi_date,
-        case when slices.is_total then 'all' else panel.country end as country,
-        case when slices.is_total then 'all' else panel.platform end as platform,
         panel.total_spins,
         panel.total_purchases,
         panel.revenue_usd,
+        case when slices.is_total then 'all' else panel.country end as country,
+        case when slices.is_total then 'all' else panel.platform end as platform,
         case when installs.user_id is null then 0 else 1 end as is_new_install
     from panel
     cross join slices
@@ -142,7 +139,8 @@ keys as (
 
     select kpi_date, 'all' as country, 'all' as platform from days
     union all
-    select kpi_date, country, platform from activity where country != 'all'
+    select kpi_date, country, platform from activity
+    where country != 'all'
 
 ),
 
@@ -167,22 +165,28 @@ final as (
 
         -- sums
         cast(coalesce(activity.revenue_usd, 0) as {{ cadence.money_type() }}) as revenue_usd,
-        cast(coalesce(activity.total_spins, 0) as {{ cadence.kpis_double() }}) as total_spins,
+        cast(coalesce(activity.total_spins, 0) as {{ cadence.double_type() }}) as total_spins,
 
         -- ratios (NULL, never an error, on a zero denominator)
-        cast({{ cadence.safe_divide('activity.revenue_usd', 'activity.dau') }} as {{ cadence.kpis_double() }})
+        cast({{ cadence.safe_divide('activity.revenue_usd', 'activity.dau') }} as {{ cadence.double_type() }})
             as arpdau,
-        cast({{ cadence.safe_divide('activity.revenue_usd', 'activity.paying_users') }} as {{ cadence.kpis_double() }})
+        cast({{ cadence.safe_divide('activity.revenue_usd', 'activity.paying_users') }} as {{ cadence.double_type() }})
             as arppu,
-        cast({{ cadence.safe_divide('activity.total_spins', 'activity.dau') }} as {{ cadence.kpis_double() }})
+        cast({{ cadence.safe_divide('activity.total_spins', 'activity.dau') }} as {{ cadence.double_type() }})
             as spins_per_dau,
         case
             when {{ cadence.kpis_add_days('keys.kpi_date', 1) }} < complete_days.complete_before
-                then cast({{ cadence.safe_divide('cohorts.retained_d1', 'activity.new_installs') }} as {{ cadence.kpis_double() }})
+                then cast(
+                    {{ cadence.safe_divide('cohorts.retained_d1', 'activity.new_installs') }}
+                    as {{ cadence.double_type() }}
+                )
         end as retention_d1,
         case
             when {{ cadence.kpis_add_days('keys.kpi_date', 7) }} < complete_days.complete_before
-                then cast({{ cadence.safe_divide('cohorts.retained_d7', 'activity.new_installs') }} as {{ cadence.kpis_double() }})
+                then cast(
+                    {{ cadence.safe_divide('cohorts.retained_d7', 'activity.new_installs') }}
+                    as {{ cadence.double_type() }}
+                )
         end as retention_d7
 
     from keys

@@ -1,9 +1,6 @@
 {{
     config(
-        materialized='incremental',
-        tags=['kpis'],
-        on_schema_change='fail',
-        **cadence.kpis_replace_days('activity_date')
+        **cadence.kpis_replace_days('activity_date'),
     )
 }}
 
@@ -80,7 +77,7 @@ platforms as (
     from user_days
     inner join purchases
         on user_days.user_id = purchases.user_id
-        and purchases.purchase_date <= user_days.activity_date
+        and user_days.activity_date >= purchases.purchase_date
 
 ),
 
@@ -96,9 +93,9 @@ final as (
         coalesce(platforms.platform, 'unknown') as platform,
 
         -- activity
-        cast(user_days.total_spins as {{ cadence.kpis_double() }}) as total_spins,
+        cast(user_days.total_spins as {{ cadence.double_type() }}) as total_spins,
         user_days.total_purchases,
-        cast(user_days.total_spins + user_days.total_purchases as {{ cadence.kpis_double() }}) as total_events,
+        cast(user_days.total_spins + user_days.total_purchases as {{ cadence.double_type() }}) as total_events,
         user_days.total_coins_bet,
         user_days.total_coins_added,
         cast(user_days.revenue_usd as {{ cadence.money_type() }}) as revenue_usd

@@ -1,11 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['grain', 'period_start', 'partner', 'platform', 'country'],
-        incremental_strategy='merge',
-    )
-}}
-
 {#- Cost per install per period (day, ISO week, month) × partner × platform × country. Both CPIs divide by
     the same count, new installs (reinstalls excluded):
       direct CPI  = cost of the install events / installs

@@ -1,11 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['grain', 'period_start', 'partner', 'platform', 'country'],
-        incremental_strategy='merge',
-    )
-}}
-
 {#- Click-through rate per period (day, ISO week, month) × partner × platform × country: clicks divided by
     impressions, as a ratio in [0, 1] and as a percentage. Incremental like mmp_installs. -#}
 

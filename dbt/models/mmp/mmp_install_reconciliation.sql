@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 {#- MMP-attributed installs against the users the game saw for the first time, per day × platform × partner,
     over the days the MMP data covers.
 
@@ -12,9 +10,6 @@
     A table, rebuilt each run: a first-seen day is a property of a user's whole history, and one late row
     can move it to an older day. Before spins or purchases were ever built the game side is empty. -#}
 
-{%- set purchases_table = load_relation(ref('purchases')) -%}
-{%- set spins_table = load_relation(ref('spins_hourly')) -%}
-
 with
 
 mmp_events as (
@@ -25,26 +20,19 @@ mmp_events as (
 
 purchases as (
 
-    {% if purchases_table is not none %}
-    select user_id, platform, purchased_at as seen_at from {{ ref('purchases') }}
-    {% else %}
-    select
-        cast(null as {{ dbt.type_string() }}) as user_id,
-        cast(null as {{ dbt.type_string() }}) as platform,
-        cast(null as {{ dbt.type_timestamp() }}) as seen_at
-    limit 0
-    {% endif %}
+    select user_id, platform, purchased_at as seen_at
+    from {{ cadence.relation_or_empty(ref('purchases'), {
+        'user_id': dbt.type_string(), 'platform': dbt.type_string(), 'purchased_at': dbt.type_timestamp(),
+    }) }} as purchases
 
 ),
 
 spins as (
 
-    {% if spins_table is not none %}
-    select user_id, app_hour as seen_at from {{ ref('spins_hourly') }}
-    {% else %}
-    select cast(null as {{ dbt.type_string() }}) as user_id, cast(null as {{ dbt.type_timestamp() }}) as seen_at
-    limit 0
-    {% endif %}
+    select user_id, app_hour as seen_at
+    from {{ cadence.relation_or_empty(ref('spins_hourly'), {
+        'user_id': dbt.type_string(), 'app_hour': dbt.type_timestamp(),
+    }) }} as spins_hourly
 
 ),
 

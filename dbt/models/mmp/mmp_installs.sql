@@ -1,11 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['grain', 'period_start', 'partner', 'platform', 'country'],
-        incremental_strategy='merge',
-    )
-}}
-
 {#- Installs and reinstalls per period (day, ISO week, month) × partner × platform × country. Incremental:
     only the period rows the run recomputed in mmp_period_totals. -#}
 

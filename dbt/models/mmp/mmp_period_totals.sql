@@ -1,11 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['grain', 'period_start', 'partner', 'platform', 'country'],
-        incremental_strategy='merge',
-    )
-}}
-
 {#- Funnel counts and exact costs per period, at every grain (day, ISO week, month) × partner × platform ×
     country: the one grain model every mart reads. An incremental run recomputes, whole and from all staged
     events, exactly the periods that contain an event of its window; other periods are not touched. Staged

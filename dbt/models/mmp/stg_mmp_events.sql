@@ -1,49 +1,24 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='event_id',
-        incremental_strategy='merge',
-    )
-}}
-
 {#- MMP events, typed, one row per event_id. An incremental run reads only its window's files: every event
     lies inside its file's window (validated before landing), so selecting the window's event times selects
     exactly those files' events. A re-delivered event is kept once; an event never changes, so any copy does.
     The rest of the pipeline recomputes from this table, never from the lake. -#}
 
-{#- DuckDB refuses to read a glob that matches no file. A lake that has never received an MMP window (a
-    warehouse built by hand before the mmp DAG ran) therefore stages no events instead of failing; the glob
-    checked is the first quoted string of the source's read_json call. -#}
-{%- set lake = source('mmp_lake', 'events') -%}
-{%- set lake_is_empty = false -%}
-{%- if execute and target.type == 'duckdb' -%}
-    {%- set files = run_query("select count(*) from glob('" ~ (lake | string).split("'")[1] ~ "')") -%}
-    {%- set lake_is_empty = files.columns[0].values()[0] == 0 -%}
-{%- endif %}
+{#- A lake that has never received an MMP window (a warehouse built before the mmp DAG ran) stages no
+    events instead of failing (relation_or_empty). -#}
 
 with
 
 lake_events as (
 
-    {% if lake_is_empty %}
-    select
-        cast(null as {{ dbt.type_bigint() }}) as event_id,
-        cast(null as {{ dbt.type_string() }}) as event_type,
-        cast(null as {{ dbt.type_timestamp() }}) as event_time,
-        cast(null as {{ dbt.type_string() }}) as partner,
-        cast(null as {{ dbt.type_string() }}) as platform,
-        cast(null as {{ dbt.type_string() }}) as country,
-        cast(null as {{ dbt.type_string() }}) as campaign_id,
-        cast(null as {{ dbt.type_bigint() }}) as impression_id,
-        cast(null as {{ dbt.type_bigint() }}) as click_id,
-        cast(null as {{ dbt.type_string() }}) as user_id,
-        cast(null as {{ dbt.type_numeric() }}) as cost_usd
-    limit 0
-    {% else %}
-    select * from {{ lake }}
+    select *
+    from {{ cadence.relation_or_empty(source('mmp_lake', 'events'), {
+        'event_id': dbt.type_bigint(), 'event_type': dbt.type_string(), 'event_time': dbt.type_timestamp(),
+        'partner': dbt.type_string(), 'platform': dbt.type_string(), 'country': dbt.type_string(),
+        'campaign_id': dbt.type_string(), 'impression_id': dbt.type_bigint(), 'click_id': dbt.type_bigint(),
+        'user_id': dbt.type_string(), 'cost_usd': dbt.type_numeric(), 'dt': 'date',
+    }) }} as lake_events
     {% if is_incremental() %}
     where {{ cadence.in_window('event_time', partition_column='dt') }}
-    {% endif %}
     {% endif %}
 
 ),

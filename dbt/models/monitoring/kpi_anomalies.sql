@@ -1,9 +1,7 @@
 {{
     config(
-        materialized='incremental',
         tags=['kpi_monitoring'],
-        on_schema_change='fail',
-        **cadence.kpis_replace_days('kpi_date')
+        **cadence.kpis_replace_days('kpi_date'),
     )
 }}
 
@@ -26,7 +24,7 @@
 {%- for rule in rules %}{% do longest_baseline.append(rule.baseline_days | int) %}{% endfor %}
 {%- set window = cadence.kpis_window(extra_days_before=horizon) %}
 {%- set read_window = cadence.kpis_window(extra_days_before=horizon + longest_baseline | max) %}
-{%- set double = cadence.kpis_double() %}
+{%- set double = cadence.double_type() %}
 
 with
 

@@ -1,11 +1,9 @@
 {{
     config(
-        materialized='incremental',
         unique_key=['checked_at', 'job', 'check_name'],
         incremental_strategy='merge',
         full_refresh=false,
         tags=['pipeline_health'],
-        on_schema_change='fail',
     )
 }}
 
@@ -24,14 +22,13 @@
 {%- set jobs = var('health_jobs', []) %}
 {%- set reference = var('health_reference', none) or '1970-01-01 00:00:00' %}
 {%- set since = var('health_since', none) or reference %}
-{%- set double = cadence.kpis_double() %}
+{%- set double = cadence.double_type() %}
 {%- set checked_at = cadence.utc_timestamp(reference) %}
 
 with
 
 run_log as (
 
-    {% if cadence.kpis_run_log_present() %}
     select
         job,
         window_end,
@@ -39,19 +36,13 @@ run_log as (
         rows_extracted,
         rows_quarantined,
         started_at
-    from {{ source('ops_lake', 'run_log') }}
+    {#- before any run-log file exists, an empty run log: every expected job then shows as never run #}
+    from {{ cadence.relation_or_empty(source('ops_lake', 'run_log'), {
+        'job': dbt.type_string(), 'window_end': dbt.type_timestamp(), 'status': dbt.type_string(),
+        'rows_extracted': dbt.type_bigint(), 'rows_quarantined': dbt.type_bigint(),
+        'started_at': dbt.type_timestamp(),
+    }) }} as run_log
     where window_end <= {{ checked_at }}
-    {% else %}
-    {#- no run-log file exists yet: an empty run log #}
-    select
-        cast(null as {{ dbt.type_string() }}) as job,
-        {{ checked_at }} as window_end,
-        cast(null as {{ dbt.type_string() }}) as status,
-        cast(null as {{ dbt.type_bigint() }}) as rows_extracted,
-        cast(null as {{ dbt.type_bigint() }}) as rows_quarantined,
-        {{ checked_at }} as started_at
-    where 1 = 0
-    {% endif %}
 
 ),
 
@@ -115,8 +106,10 @@ freshness_checks as (
     select
         jobs.job,
         'freshness' as check_name,
-        cast({{ dbt.datediff('newest_success.newest_success_end', checked_at, 'second') }} as {{ double }})
-            as value,
+        cast(
+            {{ dbt.datediff('newest_success.newest_success_end', checked_at, 'second') }}  -- noqa: LT05
+            as {{ double }}
+        ) as value,
         cast(jobs.stale_after_seconds as {{ double }}) as threshold,
         case
             when newest_success.newest_success_end is null then 'never_ran'

@@ -17,7 +17,8 @@ panel_days as (
 
 totals as (
 
-    select * from {{ ref('daily_kpis') }} where slice = 'all'
+    select * from {{ ref('daily_kpis') }}
+    where slice = 'all'
 
 ),
 

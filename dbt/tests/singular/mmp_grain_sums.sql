@@ -33,7 +33,8 @@ days_summed as (
 
 periods as (
 
-    select * from totals where grain != 'day'
+    select * from totals
+    where grain != 'day'
 
 )
 
