@@ -13,8 +13,8 @@
 
 {#- {start, end} ISO dates of the run's days, moved back by extra_days_before; none means "every day". -#}
 {% macro kpis_window(extra_days_before=0) -%}
-    {%- set window_start = var('window_start') -%}
-    {%- set window_end = var('window_end') -%}
+    {%- set window_start = cadence.window_bound('start') -%}
+    {%- set window_end = cadence.window_bound('end') -%}
     {%- if not (window_start and window_end) or should_full_refresh() -%}
         {{ return(none) }}
     {%- endif -%}

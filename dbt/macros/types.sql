@@ -7,6 +7,16 @@
 
 {% macro bigquery__money_type() -%} numeric {%- endmacro %}
 
+{#- Delivered fractional values (spins): a double on every warehouse, never a 4-byte float
+    (dbt.type_float() is FLOAT, 4 bytes, on DuckDB: 57.3 would become 57.29999923706055). -#}
+{% macro double_type() -%}
+    {{ return(adapter.dispatch('double_type', 'cadence')()) }}
+{%- endmacro %}
+
+{% macro default__double_type() -%} double {%- endmacro %}
+
+{% macro bigquery__double_type() -%} float64 {%- endmacro %}
+
 {#- numerator / denominator, NULL (never an error) when the denominator is 0. -#}
 {% macro safe_divide(numerator, denominator) -%}
     ({{ numerator }}) / nullif(({{ denominator }}), 0)
