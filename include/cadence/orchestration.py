@@ -183,21 +183,27 @@ def dbt_task_group(
     """A Cosmos task group building ``select`` (models and their tests, one `dbt build` task per model).
 
     The window comes from the XCom of ``plan_task_id`` (a :meth:`RunPlan.dbt_vars` dict), so dbt processes
-    exactly the window the ingest task landed; ``extra_vars`` names further keys of that XCom passed on as
-    dbt vars of the same name. Every task uses the one-slot DuckDB pool.
+    exactly the window the ingest task landed; it reaches dbt as DBT_WINDOW_START / DBT_WINDOW_END so that
+    partial parsing holds. ``extra_vars`` names further keys of that XCom passed on as dbt vars of the same
+    name. Every task uses the one-slot DuckDB pool.
     """
     from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
     project_dir = settings.dbt_project_dir
     window = f"ti.xcom_pull(task_ids='{plan_task_id}')"
+    # The window travels in the environment (read by the models only while executing), not in --vars: a
+    # --vars that changes every run makes dbt parse the whole project again in every task.
+    window_env = {
+        f"DBT_WINDOW_{bound.upper()}": "{{ " + window + f"['window_{bound}'] }}}}" for bound in ("start", "end")
+    }
     return DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(
             dbt_project_path=project_dir,
             manifest_path=project_dir / MANIFEST_PATH,
             project_name="cadence",
-            env_vars=dbt_env(settings),
+            env_vars={**dbt_env(settings), **window_env},
         ),
         profile_config=_profile_config(settings),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
@@ -212,11 +218,7 @@ def dbt_task_group(
             "pool": settings.duckdb_pool,
             "install_deps": False,
             "full_refresh": "{{ params.is_full_refresh }}",
-            "vars": {
-                "window_start": "{{ " + window + "['window_start'] }}",
-                "window_end": "{{ " + window + "['window_end'] }}",
-                **{name: "{{ " + window + f"[{name!r}] }}}}" for name in extra_vars},
-            },
+            **({"vars": {name: "{{ " + window + f"[{name!r}] }}}}" for name in extra_vars}} if extra_vars else {}),
         },
     )
 
