@@ -145,7 +145,10 @@ class History:
             )
 
 
-def _build(settings, window: tuple[datetime, datetime] | None, *args: str):
+SILVER_AND_GOLD = ("tag:purchases", "tag:spins", "tag:gold")
+
+
+def _build(settings, window: tuple[datetime, datetime] | None, *args: str, select=SILVER_AND_GOLD):
     """`dbt build` of silver and gold, the window in the environment as Cosmos sets it per task."""
     from dbt.cli.main import dbtRunner
 
@@ -164,7 +167,7 @@ def _build(settings, window: tuple[datetime, datetime] | None, *args: str):
             return dbtRunner().invoke(
                 ["build", "--project-dir", project, "--profiles-dir", project, "--target-path",
                  str(settings.data_dir / "dbt-target"), "--quiet",
-                 "--select", "tag:purchases", "tag:spins", "tag:gold", "--exclude", "resource_type:unit_test",
+                 "--select", *select, "--exclude", "resource_type:unit_test",
                  *args]
             )  # fmt: skip
         finally:
@@ -262,3 +265,34 @@ def test_random_corrections_keep_gold_equal_to_pandas_every_window(sourced, seed
     again = _gold(sourced)
     pd.testing.assert_frame_equal(again[0], hourly)
     pd.testing.assert_frame_equal(again[1], daily)
+
+
+def test_a_failing_gold_audit_leaves_published_gold_as_it_was(sourced):
+    """Write-audit-publish: the recomputed user-days are audited apart; a failing audit stops the run before
+    anything is published, and says which rule broke and where the offending rows are kept."""
+    History(sourced.source_db_path, seed=3).step(START, changes=30)
+    _land(sourced, START, START + STEP)
+    assert _build(sourced, (START, START + STEP)).success
+    published = _gold(sourced)
+
+    # A silver row that no upstream check caught (written behind dbt's back) reaches gold's next window.
+    import duckdb
+
+    window = (START + STEP, START + 2 * STEP)
+    with duckdb.connect(str(sourced.duckdb_path)) as connection:
+        connection.execute(
+            "insert into silver.spins_hourly values (timestamp '2026-03-01 03:00:00', 'u_bad', 'US', -5.0, 10, 0, "
+            "timestamp '2026-03-01 14:00:00', timestamp '2026-03-01 14:00:00', timestamp '2026-03-01 13:00:00')"
+        )
+    result = _build(sourced, window, select=("tag:gold",))
+    assert not result.success
+    statuses = {r.node.name: str(r.status) for r in result.result.results}
+    (failed,) = [name for name, status in statuses.items() if status == "fail"]
+    assert "gold_hourly_staged" in failed and "total_spins_hourly" in failed  # which rule, on which model
+    assert statuses["aggregated_final_table"] == "skipped" and statuses["aggregated_daily_table"] == "skipped"
+    (failure,) = [r for r in result.result.results if r.node.name == failed]
+    assert "gold_audit" in failure.node.relation_name  # the rows that broke it are kept there…
+    rows = warehouse_query(sourced, f"select * from {failure.node.relation_name}")
+    assert rows["total_spins_hourly"].tolist() == [-5.0]  # …and it is exactly the bad one
+    for before, after in zip(published, _gold(sourced), strict=True):  # nothing was published
+        pd.testing.assert_frame_equal(after, before)
