@@ -255,6 +255,8 @@ def test_random_corrections_keep_gold_equal_to_pandas_every_window(sourced, seed
     moved = warehouse_query(sourced, "select * from silver.purchases_superseded")
     assert len(moved) > 0, "corrections must have superseded earlier versions"
 
+    _assert_kpis_follow_gold(sourced, daily)
+
     assert _build(sourced, None, "--full-refresh").success
     rebuilt = _assert_gold_matches(sourced, "after a full refresh")
     pd.testing.assert_frame_equal(rebuilt[0], hourly)
@@ -265,6 +267,34 @@ def test_random_corrections_keep_gold_equal_to_pandas_every_window(sourced, seed
     again = _gold(sourced)
     pd.testing.assert_frame_equal(again[0], hourly)
     pd.testing.assert_frame_equal(again[1], daily)
+
+
+def _assert_kpis_follow_gold(settings, daily: pd.DataFrame) -> None:
+    """After the corrections, the KPI tables count each purchase once, for its current user and day."""
+    assert _build(settings, None, select=("tag:kpis",)).success
+    panel = warehouse_query(
+        settings,
+        "select activity_date, user_id, total_spins, total_purchases, cast(revenue_usd as varchar) as revenue "
+        "from kpis.daily_user_panel order by all",
+    )
+    want = (
+        daily.groupby(["app_date", "user_id"])
+        .agg(total_spins=("total_spins_daily", "sum"), total_purchases=("total_purchases_daily", "sum"),
+             revenue=("total_revenue_daily", lambda s: sum(s, Decimal(0))))
+        .reset_index()
+    )  # fmt: skip
+    assert [Decimal(v) for v in panel["revenue"]] == want["revenue"].tolist()
+    assert panel["total_purchases"].tolist() == want["total_purchases"].tolist()
+    assert panel["user_id"].tolist() == want["user_id"].tolist()
+    assert panel["total_spins"].tolist() == pytest.approx(want["total_spins"].tolist())
+    kpis = warehouse_query(
+        settings,
+        "select kpi_date, dau, cast(revenue_usd as varchar) as revenue from kpis.daily_kpis "
+        "where slice = 'all' and dau > 0 order by kpi_date",
+    )
+    per_day = want.groupby("app_date").agg(dau=("user_id", "count"), revenue=("revenue", lambda s: sum(s, Decimal(0))))
+    assert kpis["dau"].tolist() == per_day["dau"].tolist()
+    assert [Decimal(v) for v in kpis["revenue"]] == per_day["revenue"].tolist()
 
 
 def test_a_failing_gold_audit_leaves_published_gold_as_it_was(sourced):
