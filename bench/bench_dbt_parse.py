@@ -31,12 +31,23 @@ def _parse(target: Path, window: datetime, how: str) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_WINDOW")}
     env.update(DBT_DUCKDB_PATH=str(target / "warehouse.duckdb"), DBT_LAKE_ROOT=str(target / "lake"))
     start, end = f"{window:%Y-%m-%d %H:%M:%S}", f"{window + timedelta(minutes=5):%Y-%m-%d %H:%M:%S}"
-    args = ["parse", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT), "--target-path", str(target)]
+    args = [
+        "parse",
+        "--project-dir",
+        str(PROJECT),
+        "--profiles-dir",
+        str(PROJECT),
+        "--target-path",
+        str(target),
+    ]
     if how == "vars":
         args += ["--vars", json.dumps({"window_start": start, "window_end": end})]
     else:
         env.update(DBT_WINDOW_START=start, DBT_WINDOW_END=end)
-    code = f"from dbt.cli.main import dbtRunner; import time; t=time.monotonic(); r=dbtRunner().invoke({args!r}); print(time.monotonic()-t); assert r.success"
+    code = (
+        "from dbt.cli.main import dbtRunner; import time; t = time.monotonic(); "
+        f"r = dbtRunner().invoke({args!r}); print(time.monotonic() - t); assert r.success"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 

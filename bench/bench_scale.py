@@ -16,7 +16,8 @@ full refresh    ``dbt build --full-refresh`` of silver and gold from everything 
 
 The steps run the same ingest code and the same dbt models and tests the DAG tasks run, in one process
 each, without the Airflow task around them (`bench_pipeline.py` measures that overhead and the real
-scheduler). Only the markdown table goes to stdout. Everything lives in a temporary folder, removed at the end.
+scheduler). Only the markdown table goes to stdout. Everything lives in a temporary folder, removed at
+the end.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ def _environment(data: Path, volume: float) -> dict[str, str]:
         CADENCE_DATA_DIR=str(data),
         CADENCE_SIMULATOR__VOLUME=str(volume),
         AIRFLOW_CONN_CADENCE_SOURCE=json.dumps({"conn_type": "sqlite", "host": str(data / "source.sqlite")}),
-        AIRFLOW_CONN_CADENCE_WAREHOUSE=json.dumps({"conn_type": "duckdb", "host": str(data / "warehouse.duckdb")}),
+        AIRFLOW_CONN_CADENCE_WAREHOUSE=json.dumps(
+            {"conn_type": "duckdb", "host": str(data / "warehouse.duckdb")}
+        ),
         AIRFLOW_HOME=str(data / "airflow"),
         PYTHONPATH=f"{ROOT / 'include'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
     )
@@ -123,7 +126,7 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=7)
     parser.add_argument("--skip-full-refresh-above", type=float, default=10)
     parser.add_argument("--worker", nargs=1)
-    args, rest = parser.parse_known_args()
+    args, _ = parser.parse_known_args()
     if args.worker:
         return worker(args.worker[0], args.days)
     rows = []

@@ -176,7 +176,6 @@ class SimulatorSettings(_Section):
     )
     spike_factor: float = Field(default=3.0, ge=0, description="purchase rate factor on spike_day; 0: outage")
 
-
     @property
     def scaled_users(self) -> int:
         """The population size at this volume."""

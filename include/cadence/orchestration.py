@@ -195,7 +195,8 @@ def dbt_task_group(
     # The window travels in the environment (read by the models only while executing), not in --vars: a
     # --vars that changes every run makes dbt parse the whole project again in every task.
     window_env = {
-        f"DBT_WINDOW_{bound.upper()}": "{{ " + window + f"['window_{bound}'] }}}}" for bound in ("start", "end")
+        f"DBT_WINDOW_{bound.upper()}": "{{ " + window + f"['window_{bound}'] }}}}"
+        for bound in ("start", "end")
     }
     return DbtTaskGroup(
         group_id=group_id,
@@ -218,7 +219,11 @@ def dbt_task_group(
             "pool": settings.duckdb_pool,
             "install_deps": False,
             "full_refresh": "{{ params.is_full_refresh }}",
-            **({"vars": {name: "{{ " + window + f"[{name!r}] }}}}" for name in extra_vars}} if extra_vars else {}),
+            **(
+                {"vars": {name: "{{ " + window + f"[{name!r}] }}}}" for name in extra_vars}}
+                if extra_vars
+                else {}
+            ),
         },
     )
 

@@ -23,5 +23,8 @@ def test_every_dbt_task_gets_the_window_in_its_environment(load_dag, dag_id):
     for task in dbt_tasks:
         assert not {"window_start", "window_end"} & set(task.vars or {}), task.task_id
         env = task.render_template(task.env, {"ti": _TaskInstance()})
-        assert (env["DBT_WINDOW_START"], env["DBT_WINDOW_END"]) == ("2026-03-10 11:00:00", "2026-03-10 12:00:00")
+        assert (env["DBT_WINDOW_START"], env["DBT_WINDOW_END"]) == (
+            "2026-03-10 11:00:00",
+            "2026-03-10 12:00:00",
+        )
         assert env["DBT_LAKE_ROOT"]

@@ -66,7 +66,9 @@ class History:
 
     # -- purchases --
     def _purchases(self) -> list[tuple]:
-        return self.db.execute("select distinct transaction_id, purchased_at from purchases order by 1").fetchall()
+        return self.db.execute(
+            "select distinct transaction_id, purchased_at from purchases order by 1"
+        ).fetchall()
 
     def purchase(self, moment: datetime, bought: datetime | None = None) -> None:
         self.transactions += 1
@@ -110,7 +112,9 @@ class History:
         self._update(moment, "user_id = ?", self.rng.choice(USERS))
 
     def move_hour(self, moment):
-        self._update(moment, "purchased_at = ?", lambda b: _ts(b + timedelta(hours=self.rng.choice([-2, 1, 3]))))
+        self._update(
+            moment, "purchased_at = ?", lambda b: _ts(b + timedelta(hours=self.rng.choice([-2, 1, 3])))
+        )
 
     def move_day(self, moment):
         self._update(moment, "purchased_at = ?", lambda b: _ts(b - timedelta(days=1, minutes=7)))
@@ -129,19 +133,33 @@ class History:
             spins = self.rng.choice([57.3, 12.0, 0.1, 3.7, 100.0])
             self.db.execute(
                 "insert into spins_hourly values (?, ?, ?, ?, ?, ?, ?, ?)",
-                (*key, spins, self.rng.randrange(10, 500), self.rng.randrange(0, 500), _ts(moment), _ts(moment)),
+                (
+                    *key,
+                    spins,
+                    self.rng.randrange(10, 500),
+                    self.rng.randrange(0, 500),
+                    _ts(moment),
+                    _ts(moment),
+                ),
             )
 
     def late_spins(self, moment):
         self.spins(moment, hour=moment - timedelta(hours=self.rng.randrange(2, 30)))
 
     def spins_correction(self, moment):
-        rows = self.db.execute("select app_hour, user_id, country from spins_hourly order by rowid").fetchall()
+        rows = self.db.execute(
+            "select app_hour, user_id, country from spins_hourly order by rowid"
+        ).fetchall()
         if rows:
             self.db.execute(
                 "update spins_hourly set total_spins = ?, coins_bet = ?, updated_at = ? "
                 "where app_hour = ? and user_id = ? and country = ?",
-                (self.rng.choice([57.3, 0.7, 8.25]), self.rng.randrange(10, 500), _ts(moment), *self.rng.choice(rows)),
+                (
+                    self.rng.choice([57.3, 0.7, 8.25]),
+                    self.rng.randrange(10, 500),
+                    _ts(moment),
+                    *self.rng.choice(rows),
+                ),
             )
 
 
@@ -186,7 +204,8 @@ def _land(settings, start: datetime, end: datetime) -> None:
 def _gold(settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     hourly = warehouse_query(
         settings,
-        "select app_hour, user_id, country, total_spins_hourly, total_coins_bet_hourly, total_coins_won_hourly, "
+        "select app_hour, user_id, country, total_spins_hourly, total_coins_bet_hourly, "
+        "total_coins_won_hourly, "
         "total_purchases_hourly, cast(total_revenue_hourly as varchar) as total_revenue_hourly, "
         "cast(total_revenue_per_user_daily as varchar) as total_revenue_per_user_daily "
         "from gold.aggregated_final_table order by all",
@@ -194,7 +213,8 @@ def _gold(settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     daily = warehouse_query(
         settings,
         "select app_date, user_id, country, active_hours, total_spins_daily, total_purchases_daily, "
-        "cast(total_revenue_daily as varchar) as total_revenue_daily from gold.aggregated_daily_table order by all",
+        "cast(total_revenue_daily as varchar) as total_revenue_daily "
+        "from gold.aggregated_daily_table order by all",
     )
     for frame, columns in ((hourly, ["total_revenue_hourly", "total_revenue_per_user_daily"]),
                            (daily, ["total_revenue_daily"])):  # fmt: skip
@@ -208,7 +228,8 @@ def _gold(settings) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _expected(settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     gold = expected.gold_hourly(source_frame(settings), source_frame(settings, "spins_hourly"))
     hourly = gold[[*HOURLY_KEY, "total_spins_hourly", "total_coins_bet_hourly", "total_coins_won_hourly",
-                   "total_purchases_hourly", "total_revenue_hourly", "total_revenue_per_user_daily"]].copy()  # fmt: skip
+                   "total_purchases_hourly", "total_revenue_hourly",
+                   "total_revenue_per_user_daily"]].copy()  # fmt: skip
     for column in ("total_revenue_hourly", "total_revenue_per_user_daily"):
         hourly[column] = [Decimal(v).normalize() for v in hourly[column]]
     hourly["app_hour"] = hourly["app_hour"].astype("datetime64[us]")
@@ -221,14 +242,19 @@ def _expected(settings) -> tuple[pd.DataFrame, pd.DataFrame]:
         .reset_index()
     )  # fmt: skip
     daily["total_revenue_daily"] = [Decimal(v).normalize() for v in daily["total_revenue_daily"]]
-    return (hourly.sort_values(HOURLY_KEY, ignore_index=True), daily.sort_values(DAILY_KEY, ignore_index=True))
+    return (
+        hourly.sort_values(HOURLY_KEY, ignore_index=True),
+        daily.sort_values(DAILY_KEY, ignore_index=True),
+    )
 
 
 def _assert_gold_matches(settings, step: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     hourly, daily = _gold(settings)
     want_hourly, want_daily = _expected(settings)
     # Spins are compared exactly: a delivered 57.3 must stay 57.3 (a 4-byte float would give 57.2999992).
-    pd.testing.assert_frame_equal(hourly, want_hourly, check_dtype=False, check_exact=True, obj=f"hourly {step}")
+    pd.testing.assert_frame_equal(
+        hourly, want_hourly, check_dtype=False, check_exact=True, obj=f"hourly {step}"
+    )
     pd.testing.assert_frame_equal(daily, want_daily, check_dtype=False, obj=f"daily {step}")
     return hourly, daily
 
@@ -249,7 +275,9 @@ def test_random_corrections_keep_gold_equal_to_pandas_every_window(sourced, seed
         history.step(start, changes=40 if step == 0 else 25)
         _land(sourced, start, start + STEP)
         result = _build(sourced, (start, start + STEP))
-        assert result.success, result.exception or [str(r.message) for r in result.result.results if r.message]
+        assert result.success, result.exception or [
+            str(r.message) for r in result.result.results if r.message
+        ]
         hourly, daily = _assert_gold_matches(sourced, f"after window {step}")
     assert (hourly["total_spins_hourly"] == 57.3).any(), "the history must hold a value a float32 cannot"
     moved = warehouse_query(sourced, "select * from silver.purchases_superseded")
@@ -274,7 +302,8 @@ def _assert_kpis_follow_gold(settings, daily: pd.DataFrame) -> None:
     assert _build(settings, None, select=("tag:kpis",)).success
     panel = warehouse_query(
         settings,
-        "select activity_date, user_id, total_spins, total_purchases, cast(revenue_usd as varchar) as revenue "
+        "select activity_date, user_id, total_spins, total_purchases, "
+        "cast(revenue_usd as varchar) as revenue "
         "from kpis.daily_user_panel order by all",
     )
     want = (
@@ -292,7 +321,9 @@ def _assert_kpis_follow_gold(settings, daily: pd.DataFrame) -> None:
         "select kpi_date, dau, cast(revenue_usd as varchar) as revenue from kpis.daily_kpis "
         "where slice = 'all' and dau > 0 order by kpi_date",
     )
-    per_day = want.groupby("app_date").agg(dau=("user_id", "count"), revenue=("revenue", lambda s: sum(s, Decimal(0))))
+    per_day = want.groupby("app_date").agg(
+        dau=("user_id", "count"), revenue=("revenue", lambda s: sum(s, Decimal(0)))
+    )
     assert kpis["dau"].tolist() == per_day["dau"].tolist()
     assert [Decimal(v) for v in kpis["revenue"]] == per_day["revenue"].tolist()
 
@@ -311,8 +342,9 @@ def test_a_failing_gold_audit_leaves_published_gold_as_it_was(sourced):
     window = (START + STEP, START + 2 * STEP)
     with duckdb.connect(str(sourced.duckdb_path)) as connection:
         connection.execute(
-            "insert into silver.spins_hourly values (timestamp '2026-03-01 03:00:00', 'u_bad', 'US', -5.0, 10, 0, "
-            "timestamp '2026-03-01 14:00:00', timestamp '2026-03-01 14:00:00', timestamp '2026-03-01 13:00:00')"
+            "insert into silver.spins_hourly values (timestamp '2026-03-01 03:00:00', 'u_bad', 'US', "
+            "-5.0, 10, 0, timestamp '2026-03-01 14:00:00', timestamp '2026-03-01 14:00:00', "
+            "timestamp '2026-03-01 13:00:00')"
         )
     result = _build(sourced, window, select=("tag:gold",))
     assert not result.success
