@@ -179,11 +179,28 @@ class SimulatorSettings(_Section):
     correction_rate: float = Field(
         default=0.02, ge=0, le=1, description="share of spins rows re-delivered with corrected totals"
     )
+    volume: float = Field(
+        default=1.0,
+        gt=0,
+        le=1000,
+        description="volume factor: multiplies users and purchases per hour; spins rows follow the users "
+        "(100 ≈ 2M users, ~6,000 purchases/h, ~60k spins rows/h)",
+    )
     seed_days: int = Field(default=3, ge=0, le=90, description="history that `make up` seeds")
     spike_day: date | None = Field(
         default=None, description="UTC day whose purchase rate is multiplied by spike_factor (a test spike)"
     )
     spike_factor: float = Field(default=3.0, ge=0, description="purchase rate factor on spike_day; 0: outage")
+
+    @property
+    def scaled_users(self) -> int:
+        """The population size at this volume."""
+        return max(1, round(self.users * self.volume))
+
+    @property
+    def scaled_purchases_per_hour(self) -> float:
+        """The peak purchase rate at this volume."""
+        return self.purchases_per_hour * self.volume
 
 
 class WorkbookSettings(_Section):

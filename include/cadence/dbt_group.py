@@ -45,7 +45,8 @@ def dbt_task_group(
     """A Cosmos task group building ``select`` (models and their tests, one `dbt build` task per model).
 
     ``window`` is the XComArg of the task that planned or landed the run (a dict with the
-    :func:`cadence.planning.window_vars` keys), so dbt processes exactly that window; ``extra_vars`` names
+    :func:`cadence.planning.window_vars` keys), so dbt processes exactly that window, which reaches dbt as
+    DBT_WINDOW_START / DBT_WINDOW_END so that partial parsing holds; ``extra_vars`` names
     further keys of that dict passed on as dbt vars of the same name. The DAG places the group downstream
     of that task; every dbt task uses the warehouse's pool (one slot on DuckDB).
     """
@@ -55,13 +56,18 @@ def dbt_task_group(
     from cadence.warehouse import warehouse_pool
 
     project_dir = settings.dbt_project_dir
+    # The window travels in the environment (read by the models only while executing), not in --vars: a
+    # --vars that changes every run makes dbt parse the whole project again in every task.
+    window_env = {
+        f"DBT_WINDOW_{bound.upper()}": _xcom_template(window, f"window_{bound}") for bound in ("start", "end")
+    }
     return DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(
             dbt_project_path=project_dir,
             manifest_path=project_dir / MANIFEST_PATH,
             project_name="cadence",
-            env_vars=dbt_env(settings),
+            env_vars={**dbt_env(settings), **window_env},
         ),
         profile_config=profile_config(settings),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
@@ -76,9 +82,7 @@ def dbt_task_group(
             "pool": warehouse_pool(settings),
             "install_deps": False,
             "full_refresh": "{{ params.is_full_refresh }}",
-            "vars": {
-                name: _xcom_template(window, name) for name in ("window_start", "window_end", *extra_vars)
-            },
+            **({"vars": {name: _xcom_template(window, name) for name in extra_vars}} if extra_vars else {}),
         },
     )
 

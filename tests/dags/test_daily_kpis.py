@@ -216,6 +216,7 @@ def expected_kpis(panel: pd.DataFrame, complete_before: date) -> pd.DataFrame:
         known = kpis["kpi_date"] + timedelta(days=n) < complete_before
         ratio = kpis[f"retained_d{n}"] / kpis["new_installs"].replace(0, np.nan)
         kpis[f"retention_d{n}"] = ratio.where(known)
+        kpis[f"retained_d{n}"] = kpis[f"retained_d{n}"].where(known).astype("Int64")  # NULL until complete
     return kpis.sort_values(["kpi_date", "slice"], ignore_index=True)
 
 

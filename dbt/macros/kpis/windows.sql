@@ -15,8 +15,8 @@
     A window that does not end at midnight (an hourly run) covers the day it ends in as well: the days
     are always whole, and never none of them; complete_before is still the window end's own day. -#}
 {% macro kpis_window(extra_days_before=0) -%}
-    {%- set window_start = var('window_start') -%}
-    {%- set window_end = var('window_end') -%}
+    {%- set window_start = cadence.window_bound('start') -%}
+    {%- set window_end = cadence.window_bound('end') -%}
     {%- if not (window_start and window_end) or should_full_refresh() -%}
         {{ return(none) }}
     {%- endif -%}

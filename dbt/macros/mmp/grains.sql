@@ -29,8 +29,8 @@
     predicate on the lake's date partition (`partition_column`, the window start's day) so the warehouse
     prunes files. Without window vars (a manual run) every row qualifies. -#}
 {% macro in_window(column, partition_column=none) -%}
-    {%- set window_start = var('window_start') -%}
-    {%- set window_end = var('window_end') -%}
+    {%- set window_start = cadence.window_bound('start') -%}
+    {%- set window_end = cadence.window_bound('end') -%}
     {%- if window_start and window_end -%}
         {%- if partition_column -%}
         {{ partition_column }} between cast('{{ window_start[:10] }}' as date) and cast('{{ window_end[:10] }}' as date) and

@@ -15,6 +15,17 @@
 
 {%- set window = cadence.kpis_window() %}
 {%- set kpi_window = cadence.kpis_window(extra_days_before=cadence.kpis_retention_horizon()) %}
+{#- The run's window end holds under a full refresh too: days from it on are not reported, and only the
+    days before it are complete. -#}
+{%- set run_end = cadence.window_bound('end') %}
+{#- Days before report_before are reported: the window end's day, or the day after it when the window
+    ends inside a day (an hourly run reports its own day, which is not complete yet). -#}
+{%- if run_end and run_end[11:19] not in ('', '00:00:00') %}
+    {%- set report_before = (modules.datetime.date.fromisoformat(run_end[:10])
+        + modules.datetime.timedelta(days=1)).isoformat() %}
+{%- elif run_end %}
+    {%- set report_before = run_end[:10] %}
+{%- endif %}
 
 with
 
@@ -22,6 +33,9 @@ panel as (
 
     select * from {{ ref('daily_user_panel') }}
     where {{ cadence.kpis_days_between('activity_date', kpi_window) }}
+    {% if run_end %}
+        and activity_date < {{ cadence.kpis_date(report_before) }}
+    {% endif %}
 
 ),
 
@@ -35,11 +49,12 @@ installs as (
 
 complete_days as (
 
-    {#- Days before this one are complete: the window end, or (no window) the day after the newest. #}
-    {% if window %}
-    select {{ cadence.kpis_date(window.complete_before) }} as complete_before
+    {#- Days before this one are complete: the run's window end (also under a full refresh), or without
+        a window the newest day with activity, which may still be filling up and so is not complete. #}
+    {% if run_end %}
+    select {{ cadence.kpis_date(run_end[:10]) }} as complete_before
     {% else %}
-    select {{ cadence.kpis_add_days('max(activity_date)', 1) }} as complete_before
+    select max(activity_date) as complete_before
     from {{ ref('daily_user_panel') }}
     {% endif %}
 
@@ -160,8 +175,15 @@ final as (
         cast(coalesce(activity.dau, 0) as {{ dbt.type_bigint() }}) as dau,
         cast(coalesce(activity.new_installs, 0) as {{ dbt.type_bigint() }}) as new_installs,
         cast(coalesce(activity.paying_users, 0) as {{ dbt.type_bigint() }}) as paying_users,
-        cast(coalesce(cohorts.retained_d1, 0) as {{ dbt.type_bigint() }}) as retained_d1,
-        cast(coalesce(cohorts.retained_d7, 0) as {{ dbt.type_bigint() }}) as retained_d7,
+        -- retained counts are unknown (NULL), like their ratios, until day +1 / +7 is complete
+        case
+            when {{ cadence.kpis_add_days('keys.kpi_date', 1) }} < complete_days.complete_before
+                then cast(coalesce(cohorts.retained_d1, 0) as {{ dbt.type_bigint() }})
+        end as retained_d1,
+        case
+            when {{ cadence.kpis_add_days('keys.kpi_date', 7) }} < complete_days.complete_before
+                then cast(coalesce(cohorts.retained_d7, 0) as {{ dbt.type_bigint() }})
+        end as retained_d7,
 
         -- sums
         cast(coalesce(activity.revenue_usd, 0) as {{ cadence.money_type() }}) as revenue_usd,

@@ -82,8 +82,8 @@ final as (
         cast(sum(cost_usd) as {{ dbt.type_numeric() }}) as total_cost_usd,
 
         -- lineage
-        {% if var('window_end') %}
-        cast('{{ var("window_end") }}' as {{ dbt.type_timestamp() }}) as computed_window_end
+        {% if cadence.window_bound('end') %}
+        cast('{{ cadence.window_bound("end") }}' as {{ dbt.type_timestamp() }}) as computed_window_end
         {% else %}
         cast(null as {{ dbt.type_timestamp() }}) as computed_window_end
         {% endif %}

@@ -9,7 +9,10 @@
 {#- One row per transaction: the latest version wins, however old the transaction is. An incremental run
     reads only the bronze batches of its window and compares them with the stored row of the same
     transactions, so an older version replayed by a backfill never overwrites a newer one. The same version
-    delivered again (a lookback re-reads it) keeps the window it first landed in, so reruns change nothing. -#}
+    delivered again (a lookback re-reads it) keeps the window it first landed in, so reruns change nothing.
+    purchases_superseded runs first and keeps the stored versions this run replaces, so gold can reopen the
+    user-days those previous versions belonged to. -#}
+-- depends_on: {{ ref('purchases_superseded') }}
 
 with
 
@@ -24,45 +27,14 @@ bronze as (
 
 landed as (
 
-    select
-        -- ids
-        transaction_id,
-        user_id,
-
-        -- dimensions
-        upper(country) as country,
-        lower(platform) as platform,
-        upper(currency) as currency,
-        lower(status) as status,
-
-        -- numerics
-        cast(revenue_usd as {{ cadence.money_type() }}) as revenue_usd,
-
-        -- timestamps (UTC)
-        cast(purchased_at as {{ dbt.type_timestamp() }}) as purchased_at,
-        cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
-        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
-        cast(_window_end as {{ dbt.type_timestamp() }}) as landed_window_end
-
-    from bronze
+    {{ cadence.silver_purchases_from_bronze('bronze') }}
 
 ),
 
 {% if is_incremental() %}
 stored as (
 
-    select
-        transaction_id,
-        user_id,
-        country,
-        platform,
-        currency,
-        status,
-        revenue_usd,
-        purchased_at,
-        created_at,
-        updated_at,
-        landed_window_end
+    select {{ cadence.silver_purchases_landed_columns() | join(', ') }}
     from {{ this }}
     where transaction_id in (select transaction_id from landed)
 
@@ -83,10 +55,7 @@ ranked as (
 
     select
         *,
-        row_number() over (
-            partition by transaction_id
-            order by updated_at desc, landed_window_end asc
-        ) as version_rank
+        {{ cadence.version_rank(['transaction_id']) }} as version_rank
     from candidates
 
 ),

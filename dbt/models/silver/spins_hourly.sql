@@ -29,7 +29,7 @@ landed as (
         upper(country) as country,
 
         -- numerics
-        cast(total_spins as {{ dbt.type_float() }}) as total_spins,
+        cast(total_spins as {{ cadence.double_type() }}) as total_spins,
         cast(coins_bet as {{ dbt.type_bigint() }}) as coins_bet,
         cast(coins_won as {{ dbt.type_bigint() }}) as coins_won,
 
@@ -76,10 +76,7 @@ ranked as (
 
     select
         *,
-        row_number() over (
-            partition by app_hour, user_id, country
-            order by updated_at desc, landed_window_end asc
-        ) as version_rank
+        {{ cadence.version_rank(['app_hour', 'user_id', 'country']) }} as version_rank
     from candidates
 
 ),

@@ -11,7 +11,7 @@ hourly as (
         sum(total_spins_hourly) as spins,
         sum(total_purchases_hourly) as purchases,
         sum(total_revenue_hourly) as revenue
-    from {{ ref('aggregated_final_table') }}
+    from {{ ref('gold_hourly_staged') }}
     group by app_date, user_id, country
 
 ),
@@ -19,7 +19,7 @@ hourly as (
 mismatched_days as (
 
     select daily.app_date, daily.user_id, daily.country
-    from {{ ref('aggregated_daily_table') }} as daily
+    from {{ ref('gold_daily_staged') }} as daily
     full outer join hourly
         on daily.app_date = hourly.app_date
         and daily.user_id = hourly.user_id
@@ -35,7 +35,7 @@ mismatched_days as (
 user_day_revenue as (
 
     select app_date, user_id, sum(total_revenue_hourly) as revenue
-    from {{ ref('aggregated_final_table') }}
+    from {{ ref('gold_hourly_staged') }}
     group by app_date, user_id
 
 ),
@@ -43,7 +43,7 @@ user_day_revenue as (
 partial_daily_revenue as (
 
     select hourly_rows.app_date, hourly_rows.user_id, hourly_rows.country
-    from {{ ref('aggregated_final_table') }} as hourly_rows
+    from {{ ref('gold_hourly_staged') }} as hourly_rows
     inner join user_day_revenue
         on hourly_rows.app_date = user_day_revenue.app_date
         and hourly_rows.user_id = user_day_revenue.user_id

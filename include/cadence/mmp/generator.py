@@ -274,7 +274,7 @@ def _population_ids(simulator: SimulatorSettings) -> pa.Array:
 def _churned(simulator: SimulatorSettings, churn_share: float) -> np.ndarray:
     """Which population users ever uninstall: a stable property of each user, drawn once."""
     rng = np.random.default_rng([simulator.seed, _MMP_STREAM, _CHURN])
-    return rng.random(simulator.users) < churn_share
+    return rng.random(simulator.scaled_users) < churn_share
 
 
 def _epoch(moment: datetime) -> int:

@@ -53,7 +53,7 @@ def _naive_utc(moment: datetime) -> datetime:
 @functools.cache
 def build_population(settings: SimulatorSettings) -> Population:
     rng = np.random.default_rng([settings.seed, _POPULATION_STREAM])
-    n = settings.users
+    n = settings.scaled_users
     start = np.datetime64(settings.population_start.isoformat(), "s")
     offsets = np.sort(rng.uniform(0, settings.install_span_days * 86_400, n)).astype("int64")
     countries = list(COUNTRY_WEIGHTS)

@@ -61,7 +61,7 @@ def generate_hour(hour: datetime, population: Population, settings: SimulatorSet
     """All versions of the purchases made in one event hour, with an ``op`` column (insert/update)."""
     rng = np.random.default_rng([settings.seed, _PURCHASES_STREAM, int(hour.timestamp()) // 3600])
     payers = np.flatnonzero(population.is_payer[: population.installed_before(hour)])
-    rate = settings.purchases_per_hour * hourly_rhythm(hour.hour)
+    rate = settings.scaled_purchases_per_hour * hourly_rhythm(hour.hour)
     if settings.spike_day is not None and hour.date() == settings.spike_day:
         rate *= settings.spike_factor  # a configured spike (or outage) on one day; other hours are unchanged
     n = int(rng.poisson(rate)) if len(payers) else 0

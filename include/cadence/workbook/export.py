@@ -58,9 +58,20 @@ def _hook(settings: Settings):
         if settings.warehouse != "duckdb":
             raise
         # The CLI without the local stack's environment: the warehouse file the CLI's dbt run wrote.
+        import logging
+
         from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
-        return DuckDBHook(database=str(settings.duckdb_path), read_only=True)
+        logging.getLogger(__name__).info(
+            "No Airflow connection %r; reading the warehouse file %s directly",
+            settings.warehouse_conn_id,
+            settings.duckdb_path,
+        )
+        hook = DuckDBHook(database=str(settings.duckdb_path), read_only=True)
+        # There is no connection to read extras from: say so, or the hook looks up 'duckdb_default' and logs
+        # that it uses an in-memory database, although `database` makes it open the file.
+        hook.airflow_connection = None
+        return hook
     if connection.conn_type == "duckdb":
         return connection.get_hook(hook_params={"read_only": True})
     if settings.warehouse == "bigquery":  # BigQueryHook speaks legacy SQL unless told otherwise
@@ -132,9 +143,40 @@ def to_xlsx(rows: list[dict], headers: dict[str, str]) -> bytes:
                 cell.number_format = formats[gold]
             cells.append(cell)
         sheet.append(cells)
+    book.properties.created = DOCUMENT_TIME
     buffer = io.BytesIO()
     book.save(buffer)
-    return buffer.getvalue()
+    return _reproducible(buffer.getvalue())
+
+
+# An .xlsx is a zip: openpyxl stamps the document's modified time and every zip entry with "now", so two
+# exports of the same rows would differ. Both get this fixed time instead (the zip format's epoch).
+DOCUMENT_TIME = datetime(1980, 1, 1)
+
+
+def _reproducible(xlsx: bytes) -> bytes:
+    """The same workbook with fixed document and zip-entry timestamps: the same rows give the same bytes."""
+    import re
+    import zipfile
+
+    stamp = f"{DOCUMENT_TIME:%Y-%m-%dT%H:%M:%SZ}".encode()
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(xlsx)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == "docProps/core.xml":
+                data = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + stamp + rb"\g<2>",
+                    data,
+                )
+            fixed = zipfile.ZipInfo(entry.filename, date_time=DOCUMENT_TIME.timetuple()[:6])
+            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, entry.external_attr
+            target.writestr(fixed, data)
+    return out.getvalue()
 
 
 def export(settings: Settings, workbook, window: Window, headers: dict[str, str]) -> dict:

@@ -1,0 +1,30 @@
+"""The window reaches dbt in the environment of every Cosmos task (so dbt's partial parsing holds), never in
+--vars, and renders to the window the land task returned."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.dags
+
+
+class _TaskInstance:
+    def xcom_pull(self, task_ids):
+        assert task_ids == "land"
+        return {"window_start": "2026-03-10 11:00:00", "window_end": "2026-03-10 12:00:00"}
+
+
+@pytest.mark.parametrize("dag_id", ["purchases", "spins"])
+def test_every_dbt_task_gets_the_window_in_its_environment(load_dag, dag_id):
+    from cosmos.operators.base import AbstractDbtBase
+
+    dbt_tasks = [t for t in load_dag(dag_id).tasks if isinstance(t, AbstractDbtBase)]
+    assert dbt_tasks
+    for task in dbt_tasks:
+        assert not {"window_start", "window_end"} & set(task.vars or {}), task.task_id
+        env = task.render_template(task.env, {"ti": _TaskInstance()})
+        assert (env["DBT_WINDOW_START"], env["DBT_WINDOW_END"]) == (
+            "2026-03-10 11:00:00",
+            "2026-03-10 12:00:00",
+        )
+        assert env["DBT_LAKE_ROOT"]
