@@ -232,7 +232,9 @@ def check_table(hook, spec: SourceSpec) -> None:
     try:
         reflected = hook.inspector.get_columns(spec.table)
     except sa.exc.NoSuchTableError:
-        raise SourceError(f"{where}: the table does not exist; create it or fix the connection's database") from None
+        raise SourceError(
+            f"{where}: the table does not exist; create it or fix the connection's database"
+        ) from None
     except Exception as error:
         connection = hook.connection
         raise SourceError(
@@ -270,7 +272,9 @@ def extract(hook, spec: SourceSpec, start: datetime, end: datetime) -> pd.DataFr
     try:
         frame = hook.get_df(sql, parameters=(format_bound(start), format_bound(end)))
     except Exception as error:
-        raise SourceError(f"extracting from {_where(hook, spec)} failed: {type(error).__name__}: {error}") from error
+        raise SourceError(
+            f"extracting from {_where(hook, spec)} failed: {type(error).__name__}: {error}"
+        ) from error
     return frame.astype(object).where(frame.notna(), None)
 
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -32,7 +32,7 @@ from tests.support.source_dbs import read_frame
 
 pytestmark = pytest.mark.stack
 
-RUN_TIMEOUT = 300
+RUN_TIMEOUT = 600  # seconds for the runs of one scenario on a busy 2-core machine (a dbt task: 5-25 s)
 STACK_ENV = {
     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",  # the DAG files do not change: parse once
     # A killed worker's task is noticed after 20 s (default 5 min) and retried after 2 s.
@@ -46,7 +46,12 @@ STACK_ENV = {
     "CADENCE_SPINS__RETRIES": "2",
     "CADENCE_SPINS__RETRY_DELAY": "PT2S",
 }
-TABLES = ("silver.purchases", "silver.spins_hourly", "gold.aggregated_final_table", "gold.aggregated_daily_table")
+TABLES = (
+    "silver.purchases",
+    "silver.spins_hourly",
+    "gold.aggregated_final_table",
+    "gold.aggregated_daily_table",
+)
 NOW = datetime.now(UTC)
 HOUR = utc_hour(NOW)
 BACKFILL = {"backfill_start": (HOUR - timedelta(hours=2)).isoformat(), "backfill_end": HOUR.isoformat()}
@@ -57,8 +62,9 @@ BACKFILL = {"backfill_start": (HOUR - timedelta(hours=2)).isoformat(), "backfill
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from tests.support.celery_stack import H10_PORTS
     from cadence.stack import free_port
+
+    from tests.support.celery_stack import H10_PORTS
 
     root = tmp_path_factory.mktemp("celery-stack")
     redis_port = free_port(range(H10_PORTS.stop - 1, H10_PORTS.start - 1, -1))
@@ -77,8 +83,8 @@ def stack(tmp_path_factory):
 def _databases_named(names) -> list[str]:
     import subprocess
 
-    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "select datname from pg_database"],
-                         capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    query = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "select datname from pg_database"]
+    out = subprocess.run(query, capture_output=True, text=True, check=True).stdout.split()
     return [name for name in names if name in out]
 
 
@@ -102,8 +108,9 @@ def wait_all_green(stack, dag_id: str, at_least: int) -> list[dict]:
     return runs
 
 
-def snapshot(data_dir) -> dict:
-    """The lake's data files (as Arrow tables) and the warehouse tables (sorted frames)."""
+def snapshot(data_dir, tables=TABLES) -> dict:
+    """The lake's data files (as Arrow tables), the warehouse tables (sorted frames), and any temporary
+    file a write left behind."""
     import duckdb
 
     lake = data_dir / "lake"
@@ -111,7 +118,7 @@ def snapshot(data_dir) -> dict:
     files = {str(p.relative_to(lake)): pq.read_table(p) for p in sorted(lake.rglob("*.parquet"))
              if not p.name.startswith(".")}  # fmt: skip
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as connection:
-        tables = {t: connection.sql(f"select * from {t} order by all").df() for t in TABLES}
+        tables = {t: connection.sql(f"select * from {t} order by all").df() for t in tables}
     return {"files": files, "tables": tables, "half_written": half_written}
 
 
@@ -133,7 +140,9 @@ def test_the_worker_answers_the_compose_healthcheck(stack):
     assert answer.returncode == 0 and "pong" in answer.stdout, answer.stderr
     assert stack.redis.keys() > 0, "the broker DB holds the Celery bindings"
     executor = stack.environment["AIRFLOW__CORE__EXECUTOR"]
-    assert executor == "CeleryExecutor" and stack.environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+    assert executor == "CeleryExecutor" and stack.environment[
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+    ].startswith("postgresql")
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +161,12 @@ def topology_runs(stack):
 def test_backfill_and_scheduled_runs_are_green(topology_runs):
     runs = topology_runs["runs"]
     kinds = {(r["dag_id"], r["run_type"]) for r in runs}
-    assert {("purchases", "scheduled"), ("purchases", "manual"), ("spins", "scheduled"), ("spins", "manual")} <= kinds
+    assert {
+        ("purchases", "scheduled"),
+        ("purchases", "manual"),
+        ("spins", "scheduled"),
+        ("spins", "manual"),
+    } <= kinds
     backfill = next(r for r in runs if r["dag_run_id"] == topology_runs["backfill_id"])
     assert backfill["conf"]["backfill_start"] == BACKFILL["backfill_start"]
     carried = [r for r in runs if r["dag_id"] == "spins" and r["run_type"] == "manual"]
@@ -162,8 +176,8 @@ def test_backfill_and_scheduled_runs_are_green(topology_runs):
 def replay_on_embedded_default(stack, runs: list[dict], root) -> dict:
     """Every run of the stack, in the order it started, through dag.test() on SQLite + DuckDB."""
     from airflow.dag_processing.dagbag import DagBag
-
     from cadence.simulator.source import schema_statements
+
     from tests.conftest import DAGS, forget_runs, release_dbt_duckdb
 
     data = root / "data"
@@ -175,16 +189,22 @@ def replay_on_embedded_default(stack, runs: list[dict], root) -> dict:
             frame = read_frame(stack.source, f"select * from {table}")
             frame = frame.astype(object).where(frame.notna(), None)
             marks = ", ".join("?" * len(frame.columns))
-            copy.executemany(f"insert into {table} ({', '.join(frame.columns)}) values ({marks})",
-                             [tuple(float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, int | float) else v
-                                    for v in row) for row in frame.itertuples(index=False)])  # fmt: skip
+            rows = [tuple(float(v) if isinstance(v, Decimal) else v for v in row)
+                    for row in frame.itertuples(index=False)]  # fmt: skip
+            copy.executemany(f"insert into {table} ({', '.join(frame.columns)}) values ({marks})", rows)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in STACK_ENV.items():
             if name.startswith("CADENCE_"):
                 patch.setenv(name, value)
         patch.setenv("CADENCE_DATA_DIR", str(data))
-        patch.setenv("AIRFLOW_CONN_CADENCE_SOURCE", json.dumps({"conn_type": "sqlite", "host": str(data / "source.sqlite")}))
-        patch.setenv("AIRFLOW_CONN_CADENCE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(data / "warehouse.duckdb")}))
+        patch.setenv(
+            "AIRFLOW_CONN_CADENCE_SOURCE",
+            json.dumps({"conn_type": "sqlite", "host": str(data / "source.sqlite")}),
+        )
+        patch.setenv(
+            "AIRFLOW_CONN_CADENCE_WAREHOUSE",
+            json.dumps({"conn_type": "duckdb", "host": str(data / "warehouse.duckdb")}),
+        )
         from airflow.utils import db
 
         db.initdb()
@@ -196,16 +216,84 @@ def replay_on_embedded_default(stack, runs: list[dict], root) -> dict:
             moment = run["data_interval_end"] if run["run_type"] == "scheduled" else run["logical_date"]
             try:
                 result = bag.get_dag(run["dag_id"]).test(
-                    logical_date=datetime.fromisoformat(moment.replace("Z", "+00:00")), run_conf=run["conf"] or None
+                    logical_date=datetime.fromisoformat(moment.replace("Z", "+00:00")),
+                    run_conf=run["conf"] or None,
                 )
             finally:
                 release_dbt_duckdb()
                 os.environ.clear()
                 os.environ.update(environment)
-            assert result.state == "success", (run["dag_run_id"], {t.task_id: t.state for t in result.get_task_instances()})
+            assert result.state == "success", (
+                run["dag_run_id"],
+                {t.task_id: t.state for t in result.get_task_instances()},
+            )
     return snapshot(data)
 
 
 def test_silver_gold_and_lake_equal_the_embedded_default(stack, topology_runs, tmp_path, airflow_db):
     expected = replay_on_embedded_default(stack, topology_runs["runs"], tmp_path)
     assert_same(topology_runs["snapshot"], expected)
+
+
+# ------------------------------------------------------------------------------------------ faults
+
+FAULT_CONF = {"backfill_start": (HOUR - timedelta(hours=3)).isoformat(),
+              "backfill_end": (HOUR - timedelta(hours=2)).isoformat()}  # fmt: skip
+
+
+def purchases_run(stack, on_running=None) -> tuple[str, dict]:
+    """One purchases backfill (FAULT_CONF) from an empty lake and warehouse; ``on_running(run_id)`` acts
+    mid-run. Returns the run id and the resulting purchases lake files and silver table."""
+    for run in stack.runs("spins"):  # catch-ups the empty lake provokes stay queued: spins is paused
+        if run["state"] == "queued":
+            stack.delete_run("spins", run["dag_run_id"])
+    stack.empty_lake_and_warehouse()
+    run_id = stack.trigger("purchases", conf=FAULT_CONF)
+    if on_running:
+        on_running(run_id)
+    state = stack.wait("purchases", run_id, timeout=RUN_TIMEOUT)
+    assert state == "success", stack.task_states("purchases", run_id)
+    return run_id, snapshot(stack.data_dir, tables=("silver.purchases",))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(stack, topology_runs):
+    """The fault scenarios' reference run. From here on only triggered runs execute (no scheduled run may
+    write to the lake between a scenario's reference and its faulty run)."""
+    stack.restart_scheduler(AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False")
+    stack.unpause("purchases")
+    return purchases_run(stack)[1]
+
+
+def tries(stack, run_id: str) -> dict[str, int]:
+    return {ti["task_id"]: ti["try_number"] for ti in stack.task_instances("purchases", run_id)}
+
+
+def test_worker_killed_mid_land_and_mid_dbt_reruns_the_tasks(stack, uninterrupted):
+    """SIGKILL the worker while `land` runs, restart it; again while the dbt silver task runs."""
+    killed = []
+
+    def kill_twice(run_id):
+        for prefix in ("land", "silver."):
+            killed.append(running_task(stack, "purchases", run_id, prefix))
+            stack.kill_worker()
+            stack.restart_worker()
+
+    run_id, result = purchases_run(stack, on_running=kill_twice)
+    assert killed == ["land", "silver.purchases_model_build"], killed
+    assert all(tries(stack, run_id)[task] >= 2 for task in killed), tries(stack, run_id)
+    assert_same(result, uninterrupted)
+
+
+def test_redis_restarted_mid_run_scheduler_and_worker_recover(stack, uninterrupted):
+    def restart_redis(run_id):
+        running_task(stack, "purchases", run_id, "land")
+        stack.redis.kill()
+        assert not stack.redis.ping()
+        stack.redis.start()
+
+    run_id, result = purchases_run(stack, on_running=restart_redis)
+    assert_same(result, uninterrupted)
+    assert stack.ping_worker().returncode == 0, "the worker answers again after the broker restart"
+    for service in ("scheduler", "celery-worker"):
+        assert stack._processes[service].poll() is None, f"{service} died with the broker"

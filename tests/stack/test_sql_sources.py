@@ -52,15 +52,18 @@ def dbt_silver(settings, window):
     from dbt.cli.main import dbtRunner
 
     project = str(settings.dbt_project_dir)
-    dbt_vars = {"window_start": f"{window.start:%Y-%m-%d %H:%M:%S}", "window_end": f"{window.end:%Y-%m-%d %H:%M:%S}"}
+    dbt_vars = {
+        "window_start": f"{window.start:%Y-%m-%d %H:%M:%S}",
+        "window_end": f"{window.end:%Y-%m-%d %H:%M:%S}",
+    }
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DBT_DUCKDB_PATH", str(settings.duckdb_path))
         patch.setenv("DBT_LAKE_ROOT", settings.lake_local_path)
         try:
             result = dbtRunner().invoke(
                 ["build", "--project-dir", project, "--profiles-dir", project, "--target-path",
-                 str(settings.data_dir / "dbt-target"), "--quiet", "--select", "tag:purchases,path:models/silver",
-                 "tag:spins,path:models/silver", "--vars", json.dumps(dbt_vars)]
+                 str(settings.data_dir / "dbt-target"), "--quiet",
+                 "--select", "tag:purchases,path:models/silver", "tag:spins,path:models/silver", "--vars", json.dumps(dbt_vars)]
             )  # fmt: skip
         finally:
             release_dbt_duckdb()
@@ -103,16 +106,22 @@ def landed(tmp_path_factory):
                 settings = use_source(patch, root / kind, connection)
                 seed_source(days=0.5, streams=STREAMS)
                 records = {
-                    name: ingest.ingest(settings, sources.get_spec(name, settings), window,
-                                        lookback=timedelta(0), chunk=timedelta(hours=1))  # fmt: skip
+                    name: ingest.ingest(
+                        settings,
+                        sources.get_spec(name, settings),
+                        window,
+                        lookback=timedelta(0),
+                        chunk=timedelta(hours=1),
+                    )  # fmt: skip
                     for name in STREAMS
                 }
                 dbt_silver(settings, window)
                 source_rows = {
                     name: read_frame(
                         connection,
-                        f"select count(*) as n from {name} where updated_at >= '{window.start:%Y-%m-%dT%H:%M:%SZ}'"
-                        f" and updated_at < '{window.end:%Y-%m-%dT%H:%M:%SZ}'",
+                        f"select count(*) as n from {name} "
+                        f"where updated_at >= '{window.start:%Y-%m-%dT%H:%M:%SZ}' "
+                        f"and updated_at < '{window.end:%Y-%m-%dT%H:%M:%SZ}'",
                     )["n"][0]
                     for name in STREAMS
                 }

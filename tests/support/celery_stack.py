@@ -27,6 +27,7 @@ from pathlib import Path
 
 from cadence.config import PROJECT_ROOT
 from cadence.stack import AirflowStack, StackError, free_port
+
 from tests.support.source_dbs import POSTGRES, SourceConnection, _psql, unique_name
 
 H10_PORTS = range(8101, 8111)
@@ -82,7 +83,9 @@ class RedisServer:
 
     def keys(self) -> int:
         result = subprocess.run(
-            ["redis-cli", "-p", str(self.port), "-n", str(BROKER_DB), "dbsize"], capture_output=True, text=True
+            ["redis-cli", "-p", str(self.port), "-n", str(BROKER_DB), "dbsize"],
+            capture_output=True,
+            text=True,
         )
         return int(result.stdout.strip() or 0)
 
@@ -96,7 +99,9 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None and self.ping():
-            subprocess.run(["redis-cli", "-p", str(self.port), "-n", str(BROKER_DB), "flushdb"], capture_output=True)
+            subprocess.run(
+                ["redis-cli", "-p", str(self.port), "-n", str(BROKER_DB), "flushdb"], capture_output=True
+            )
         self.kill()
 
     def __enter__(self) -> RedisServer:
@@ -110,12 +115,16 @@ class RedisServer:
 class CeleryStack(AirflowStack):
     """The compose topology on this machine's Postgres and a private Redis (see the module docstring)."""
 
-    def __init__(self, root: Path | str, port: int, *, redis: RedisServer, worker_concurrency: int = 2, **kwargs):
+    def __init__(
+        self, root: Path | str, port: int, *, redis: RedisServer, worker_concurrency: int = 2, **kwargs
+    ):
         self.meta_db = unique_name("meta")
         self.source = SourceConnection("postgres", schema=unique_name("src"), **POSTGRES)
         self.redis = redis
         super().__init__(root, port, **kwargs)
-        metadata = f"postgresql+psycopg2://{POSTGRES['login']}@{POSTGRES['host']}:{POSTGRES['port']}/{self.meta_db}"
+        metadata = (
+            f"postgresql+psycopg2://{POSTGRES['login']}@{POSTGRES['host']}:{POSTGRES['port']}/{self.meta_db}"
+        )
         log_ports = [p for p in H10_PORTS if p != port]
         self.environment.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", None)  # sqlite-only
         self.environment.update(
@@ -202,12 +211,31 @@ class CeleryStack(AirflowStack):
         worker.wait()
 
     def restart_worker(self) -> None:
+        self._start(WORKER)
+        self.wait_for_worker()
+
+    def restart_scheduler(self, **environment: str) -> None:
+        """Stop the scheduler and start it again with ``environment`` added (e.g. the schedule turned off)."""
+        scheduler = self._processes["scheduler"]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(scheduler.pid, signal.SIGTERM)
+        try:
+            scheduler.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(scheduler.pid, signal.SIGKILL)
+            scheduler.wait()
+        self.environment.update(environment)
+        self._start("scheduler")
+        self._wait_until_healthy()
+
+    def _start(self, service: str) -> None:
         from cadence import local
 
         self._processes.update(
-            local.start_services({WORKER: self.commands[WORKER]}, {**os.environ, **self.environment}, self.logs)
+            local.start_services(
+                {service: self.commands[service]}, {**os.environ, **self.environment}, self.logs
+            )
         )
-        self.wait_for_worker()
 
     # ------------------------------------------------------------------ the source database
 
@@ -227,7 +255,9 @@ class CeleryStack(AirflowStack):
             (self.data_dir / name).unlink(missing_ok=True)
 
 
-def running_task(stack: AirflowStack, dag_id: str, run_id: str, task_prefix: str, timeout: float = 240) -> str:
+def running_task(
+    stack: AirflowStack, dag_id: str, run_id: str, task_prefix: str, timeout: float = 240
+) -> str:
     """Wait until a task whose id starts with ``task_prefix`` is running in the run; return its id."""
 
     def find():
@@ -241,4 +271,4 @@ def utc_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-__all__ = ["CeleryStack", "RedisServer", "running_task", "utc_hour", "timedelta"]
+__all__ = ["CeleryStack", "RedisServer", "running_task", "timedelta", "utc_hour"]

@@ -51,7 +51,9 @@ def test_the_compose_worker_healthcheck_names_the_module_that_imports():
     """The healthcheck's ``--app`` is the module tested above (the one the official compose file uses)."""
     worker = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())["services"]["airflow-worker"]
     command = " ".join(worker["healthcheck"]["test"])
-    assert re.search(r"celery --app airflow\.providers\.celery\.executors\.celery_executor\.app inspect ping", command)
+    assert re.search(
+        r"celery --app airflow\.providers\.celery\.executors\.celery_executor\.app inspect ping", command
+    )
 
 
 def test_the_lock_pins_celery_and_kombu_to_a_working_pair():
@@ -60,4 +62,6 @@ def test_the_lock_pins_celery_and_kombu_to_a_working_pair():
     import celery
     import kombu
 
-    assert celery.__version__ == pins["celery"] and kombu.__version__ == pins["kombu"], "venv differs from the lock"
+    assert celery.__version__ == pins["celery"] and kombu.__version__ == pins["kombu"], (
+        "venv differs from the lock"
+    )
