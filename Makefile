@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export CADENCE_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help system-deps install up down test lint manifest lock bench clean
+.PHONY: help system-deps install up down test test-stack lint manifest lock bench composer-bundle clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,12 @@ down:  ## stop the local Airflow and the simulator
 
 test: install  ## run the whole test suite
 	$(BIN)/python -m pytest
+
+test-stack: install  ## run only the real-stack tier (Celery topology, Postgres/MariaDB sources, ...)
+	$(BIN)/python -m pytest -m stack
+
+composer-bundle: install  ## lay out what Cloud Composer gets in build/composer (see README: Cloud Composer)
+	$(BIN)/python -m cadence.composer_bundle build/composer
 
 lint: install  ## ruff check and format check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
