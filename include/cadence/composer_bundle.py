@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", nargs="?", type=Path, default=PROJECT_ROOT / "build" / "composer")
     out = build(parser.parse_args(argv).out)
     files = sum(1 for p in out.rglob("*") if p.is_file())
-    print(f"Composer bundle: {out} ({files} files). Upload it with the commands in README.md § Cloud Composer.")
+    print(f"Composer bundle: {out} ({files} files); upload it as README.md § Cloud Composer shows.")
     return 0
 
 

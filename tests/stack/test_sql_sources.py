@@ -63,7 +63,8 @@ def dbt_silver(settings, window):
             result = dbtRunner().invoke(
                 ["build", "--project-dir", project, "--profiles-dir", project, "--target-path",
                  str(settings.data_dir / "dbt-target"), "--quiet",
-                 "--select", "tag:purchases,path:models/silver", "tag:spins,path:models/silver", "--vars", json.dumps(dbt_vars)]
+                 "--select", "tag:purchases,path:models/silver", "tag:spins,path:models/silver",
+                 "--vars", json.dumps(dbt_vars)]
             )  # fmt: skip
         finally:
             release_dbt_duckdb()

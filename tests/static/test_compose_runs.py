@@ -55,7 +55,8 @@ def test_docker_compose_config_passes():
 def test_docker_compose_config_rejects_a_broken_file(tmp_path):
     """The check can fail: a dependency on a service that does not exist."""
     broken = yaml.safe_load(COMPOSE.read_text())
-    broken["services"]["airflow-scheduler"]["depends_on"]["no-such-service"] = {"condition": "service_healthy"}
+    depends_on = broken["services"]["airflow-scheduler"]["depends_on"]
+    depends_on["no-such-service"] = {"condition": "service_healthy"}
     path = tmp_path / "docker-compose.yaml"
     path.write_text(yaml.safe_dump(broken))
     result = _config(path)
@@ -88,7 +89,6 @@ def test_the_simulator_service_seeds_then_feeds_the_source_database(services):
 def _who_reads(name: str, value: str) -> str | None:
     """What reads the variable ``name``, or None when nothing does."""
     from airflow.configuration import conf
-
     from cadence.config import Settings
 
     if name.startswith("AIRFLOW__"):
@@ -108,7 +108,9 @@ def _who_reads(name: str, value: str) -> str | None:
             model = field.annotation
         return "cadence.config.Settings." + ".".join(path)
     if name.startswith("DBT_"):
-        dbt_files = [p for p in (ROOT / "dbt").rglob("*") if p.suffix in (".yml", ".sql") and "manifest" not in p.parts]
+        dbt_files = [
+            p for p in (ROOT / "dbt").rglob("*") if p.suffix in (".yml", ".sql") and "manifest" not in p.parts
+        ]
         readers = [p for p in dbt_files if f"env_var('{name}'" in p.read_text()]
         return f"dbt ({readers[0].name})" if readers else None
     if name in IMAGE_ENTRYPOINT_VARIABLES:

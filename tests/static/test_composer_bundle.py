@@ -16,9 +16,21 @@ import pytest
 pytestmark = pytest.mark.static
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSER_MANAGED = re.compile(r"^(apache-airflow(-providers-.*)?|pandas|pyarrow|numpy|pyyaml|pydantic|celery)$")
+COMPOSER_MANAGED = re.compile(
+    r"^(apache-airflow(-providers-.*)?|pandas|pyarrow|numpy|pyyaml|pydantic|celery)$"
+)
 # Third-party imports of include/cadence and dags/ that Composer's image provides itself.
-COMPOSER_PROVIDES = {"airflow", "croniter", "pandas", "pyarrow", "numpy", "yaml", "pydantic", "google", "sqlalchemy"}
+COMPOSER_PROVIDES = {
+    "airflow",
+    "croniter",
+    "pandas",
+    "pyarrow",
+    "numpy",
+    "yaml",
+    "pydantic",
+    "google",
+    "sqlalchemy",
+}
 # Only used off Composer: the embedded default's DuckDB warehouse and the test/dev tooling.
 LOCAL_ONLY = {"duckdb", "dbt_duckdb", "sqlglot", "httpx", "psutil"}
 IMPORT_NAMES = {"astronomer-cosmos": "cosmos", "dbt-core": "dbt", "great-expectations": "great_expectations",
@@ -38,7 +50,9 @@ def test_composer_requirements_pin_the_locks_versions_and_nothing_composer_manag
     for name, version in composer.items():
         assert not COMPOSER_MANAGED.match(name), f"{name} is Composer's own: never pin it"
         assert lock.get(name) == version, f"{name}=={version} but requirements.txt has {lock.get(name)}"
-    assert {"astronomer-cosmos", "dbt-core", "dbt-bigquery", "great-expectations", "python-calamine"} <= set(composer)
+    assert {"astronomer-cosmos", "dbt-core", "dbt-bigquery", "great-expectations", "python-calamine"} <= set(
+        composer
+    )
 
 
 def _third_party_imports() -> set[str]:
@@ -55,7 +69,9 @@ def _third_party_imports() -> set[str]:
 
 
 def test_every_package_the_code_imports_is_in_composer_or_the_composer_requirements():
-    shipped = {IMPORT_NAMES.get(name, name.replace("-", "_")) for name in _pins(ROOT / "requirements-composer.txt")}
+    shipped = {
+        IMPORT_NAMES.get(name, name.replace("-", "_")) for name in _pins(ROOT / "requirements-composer.txt")
+    }
     missing = _third_party_imports() - shipped - COMPOSER_PROVIDES - LOCAL_ONLY
     assert missing == set(), f"imported but neither shipped nor provided by Composer: {missing}"
 
@@ -70,12 +86,16 @@ def bundle(tmp_path_factory) -> Path:
 
 
 def test_the_bundle_holds_dags_package_dbt_project_and_manifest(bundle):
-    assert sorted(p.name for p in (bundle / "dags").glob("*.py")) == sorted(p.name for p in (ROOT / "dags").glob("*.py"))
+    assert sorted(p.name for p in (bundle / "dags").glob("*.py")) == sorted(
+        p.name for p in (ROOT / "dags").glob("*.py")
+    )
     assert (bundle / "dags" / "cadence" / "config.py").is_file()
     assert (bundle / "dags" / "cadence" / "kpi_rules.yaml").is_file(), "package data travels with the package"
     assert (bundle / "dags" / ".airflowignore").read_text().split() == ["cadence/"]
     assert (bundle / "data" / "dbt" / "manifest" / "manifest.json").is_file()
-    assert (bundle / "requirements-composer.txt").read_bytes() == (ROOT / "requirements-composer.txt").read_bytes()
+    assert (bundle / "requirements-composer.txt").read_bytes() == (
+        ROOT / "requirements-composer.txt"
+    ).read_bytes()
     assert not list(bundle.rglob("__pycache__")) and not list(bundle.rglob("target"))
 
 
@@ -85,7 +105,8 @@ import cadence
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1])
 task = bag.dags["purchases"].get_task("silver.purchases_model_build")
-print(json.dumps({"errors": {k: str(v)[-400:] for k, v in bag.import_errors.items()}, "dags": sorted(bag.dag_ids),
+errors = {k: str(v)[-400:] for k, v in bag.import_errors.items()}
+print(json.dumps({"errors": errors, "dags": sorted(bag.dag_ids),
                   "cadence": cadence.__file__, "project_dir": str(task.project_dir)}))
 """
 
@@ -110,6 +131,8 @@ def test_dags_parse_from_the_bundle_and_cosmos_reads_the_manifest_from_the_data_
     parsed = json.loads(result.stdout.strip().splitlines()[-1])
     assert parsed["errors"] == {}, parsed["errors"]
     assert {"purchases", "spins", "daily_kpis", "mmp", "workbook_import"} <= set(parsed["dags"])
-    assert parsed["cadence"].startswith(str(dags)), f"cadence imported from {parsed['cadence']}, not the bundle"
+    assert parsed["cadence"].startswith(str(dags)), (
+        f"cadence imported from {parsed['cadence']}, not the bundle"
+    )
     assert Path(parsed["project_dir"]) == gcs_data / "dbt", parsed["project_dir"]
     assert manifest.is_file()

@@ -25,7 +25,8 @@ from cadence.simulator.population import build_population
 _SCHEMA_TEMPLATE = [
     """create table if not exists purchases (
         transaction_id {text}, user_id {text}, purchased_at {text}, revenue_usd numeric(12, 2),
-        currency {text}, country {text}, platform {text}, status {text}, created_at {text}, updated_at {text} not null)""",
+        currency {text}, country {text}, platform {text}, status {text}, created_at {text},
+        updated_at {text} not null)""",
     "create index if not exists purchases_updated_at on purchases (updated_at)",
     "create index if not exists purchases_transaction_id on purchases (transaction_id)",
     """create table if not exists spins_hourly (
