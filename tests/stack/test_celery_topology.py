@@ -292,7 +292,7 @@ def test_redis_restarted_mid_run_scheduler_and_worker_recover(stack, uninterrupt
         assert not stack.redis.ping()
         stack.redis.start()
 
-    run_id, result = purchases_run(stack, on_running=restart_redis)
+    _run_id, result = purchases_run(stack, on_running=restart_redis)
     assert_same(result, uninterrupted)
     assert stack.ping_worker().returncode == 0, "the worker answers again after the broker restart"
     for service in ("scheduler", "celery-worker"):

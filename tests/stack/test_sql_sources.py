@@ -113,7 +113,7 @@ def landed(tmp_path_factory):
                         window,
                         lookback=timedelta(0),
                         chunk=timedelta(hours=1),
-                    )  # fmt: skip
+                    )
                     for name in STREAMS
                 }
                 dbt_silver(settings, window)
