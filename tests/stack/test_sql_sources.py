@@ -164,9 +164,14 @@ def test_silver_equals_silver_from_sqlite(landed, kind):
 # ------------------------------------------------------------------------------------------ bad input
 
 
-@pytest.fixture
-def broken_postgres():
-    with postgres_database("bad") as connection:
+@pytest.fixture(params=KINDS)
+def broken_source(request, tmp_path):
+    """An empty database of each kind, for a table broken on purpose."""
+    if request.param == "sqlite":
+        yield SourceConnection("sqlite", host=str(tmp_path / "broken.sqlite"))
+        return
+    database = postgres_database if request.param == "postgres" else mariadb_database
+    with database("bad") as connection:
         yield connection
 
 
@@ -195,27 +200,29 @@ def test_an_unreachable_source_fails_naming_the_connection(monkeypatch, tmp_path
     assert bronze == []
 
 
-def test_a_missing_column_fails_naming_table_and_column(monkeypatch, tmp_path, broken_postgres):
-    execute(broken_postgres, "create table purchases (transaction_id text, user_id text, updated_at text)")
-    message, record, bronze = land_fails(monkeypatch, tmp_path, broken_postgres)
+def test_a_missing_column_fails_naming_table_and_column(monkeypatch, tmp_path, broken_source):
+    execute(broken_source, "create table purchases (transaction_id text, user_id text, updated_at text)")
+    message, record, bronze = land_fails(monkeypatch, tmp_path, broken_source)
     assert "'purchases'" in message and "'cadence_source'" in message, message
     assert "purchased_at" in message and "revenue_usd" in message, message
     assert record["status"] == "failed" and "purchased_at" in record["error"], record
     assert bronze == []
 
 
-def test_a_column_of_the_wrong_type_fails_naming_it(monkeypatch, tmp_path, broken_postgres):
+def test_a_column_of_the_wrong_type_fails_naming_it(monkeypatch, tmp_path, broken_source):
     """coins_bet as text (a number stored as '680') cannot be typed as bronze's int64."""
-    from cadence.simulator.source import schema_statements
+    from cadence.simulator.source import COLUMN_TYPES, schema_statements
 
-    ddl = [s.replace("coins_bet integer", "coins_bet text") for s in schema_statements("postgres")]
-    execute(broken_postgres, *ddl)
+    kind = broken_source.conn_type
+    text = COLUMN_TYPES.get(kind, COLUMN_TYPES["default"])["text"]
+    ddl = [s.replace("coins_bet integer", f"coins_bet {text}") for s in schema_statements(kind)]
+    execute(broken_source, *ddl)
     execute(
-        broken_postgres,
+        broken_source,
         "insert into spins_hourly values ('2026-03-10T11:00:00Z', 'u1', 'US', 3, '680', 12, "
         "'2026-03-10T11:10:00Z', '2026-03-10T11:10:00Z')",
     )
-    message, record, bronze = land_fails(monkeypatch, tmp_path, broken_postgres, stream="spins_hourly")
+    message, record, bronze = land_fails(monkeypatch, tmp_path, broken_source, stream="spins_hourly")
     assert "'coins_bet'" in message and "'spins_hourly'" in message and "'cadence_source'" in message
     assert "integer" in message, message
     assert record["status"] == "failed" and "coins_bet" in record["error"], record
