@@ -162,6 +162,20 @@ class CeleryStack(AirflowStack):
         self._login()
         self.wait_for_worker()
 
+    def _login(self) -> None:
+        """Log in (retrying: a 2-core machine under load answers slowly) with a patient API client."""
+        import httpx
+
+        for attempt in range(3):
+            try:
+                super()._login()
+                break
+            except httpx.HTTPError:
+                if attempt == 2:
+                    raise
+                time.sleep(5)
+        self._client.timeout = httpx.Timeout(120)
+
     def stop(self, timeout: float = 20) -> None:
         super().stop(timeout)
         for database in (self.meta_db, self.source.schema):
