@@ -6,6 +6,7 @@ run log are shared.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -300,13 +301,23 @@ def to_bronze(
     return pa.Table.from_arrays(arrays, schema=spec.bronze_schema())
 
 
+def _as_text(value) -> str | None:
+    """A value as quarantine text, the same whichever driver read it: a whole number prints without a
+    fraction (SQLite gives -34, Postgres numeric Decimal('-34.0'), MariaDB double -34.0)."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal | float) and not isinstance(value, bool) and math.isfinite(value):
+        return str(int(value)) if value == int(value) else str(float(value))
+    return str(value)
+
+
 def to_quarantine(
     rejected: pd.DataFrame, spec: SourceSpec, window_start: datetime, window_end: datetime
 ) -> pa.Table:
-    """Rejected rows exactly as extracted (as text, since they may not parse) plus the reasons."""
+    """Rejected rows as extracted (as text, since they may not parse) plus the reasons."""
     n = len(rejected)
     arrays = [
-        pa.array([None if v is None else str(v) for v in rejected[name]], type=pa.string())
+        pa.array([_as_text(v) for v in rejected[name]], type=pa.string())
         for name in [*spec.columns, "_reject_reason"]
     ]
     arrays += [pa.array([window_start] * n, type=TIMESTAMP), pa.array([window_end] * n, type=TIMESTAMP)]

@@ -266,7 +266,7 @@ def purchases_run(stack, on_running=None) -> tuple[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(stack, topology_runs):
+def uninterrupted(stack):
     """The fault scenarios' reference run. From here on only triggered runs execute (no scheduled run may
     write to the lake between a scenario's reference and its faulty run)."""
     stack.restart_scheduler(AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False")
