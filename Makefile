@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export CADENCE_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help system-deps install up down test test-fast lint manifest lock bench clean
+.PHONY: help system-deps install up down test test-fast test-stack lint manifest lock bench composer-bundle clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,12 @@ test: install  ## run the whole test suite, in parallel
 
 test-fast: install  ## the inner loop: unit tests and dbt's own unit tests (≤ 60 s)
 	$(BIN)/python -m pytest $(XDIST) tests/unit tests/dbt/test_dbt_unit_tests.py
+
+test-stack: install  ## run only the real-stack tier (Celery topology, Postgres/MariaDB sources, ...)
+	$(BIN)/python -m pytest -m stack
+
+composer-bundle: install  ## lay out what Cloud Composer gets in build/composer (see README: Cloud Composer)
+	$(BIN)/python -m cadence.composer_bundle build/composer
 
 lint: install  ## ruff check, ruff format check, sqlfluff (dbt templater, config: .sqlfluff) over the dbt project
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

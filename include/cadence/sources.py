@@ -6,6 +6,7 @@ run log are shared.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -214,15 +215,80 @@ def format_bound(moment: datetime) -> str:
     return moment.strftime(TIMESTAMP_FORMAT)
 
 
+class SourceError(RuntimeError):
+    """A source table cannot be read as its spec says; the message names the connection, table and column."""
+
+
+def _accepted_types(field: pa.Field) -> tuple[tuple[type, ...], str]:
+    """The SQL column types (as SQLAlchemy reflects them on any dialect) a bronze field can come from."""
+    import sqlalchemy as sa
+
+    if field.type == TIMESTAMP or pa.types.is_string(field.type):
+        return (sa.String,), f"text (timestamps as {TIMESTAMP_FORMAT} text)"
+    if pa.types.is_integer(field.type):
+        return (sa.Integer,), "an integer"
+    return (sa.Numeric, sa.Float, sa.Integer), "a number"  # Float is no Numeric in SQLAlchemy 2.1
+
+
+def _where(hook, spec: SourceSpec) -> str:
+    return f"table {spec.table!r} through connection {hook.get_conn_id()!r}"
+
+
+def check_table(hook, spec: SourceSpec) -> None:
+    """Fail with a :class:`SourceError` unless the source table exists with every column at a usable type.
+
+    The columns are reflected through the hook's SQLAlchemy inspector, so the check reads the same on
+    SQLite, PostgreSQL and MySQL/MariaDB.
+    """
+    import sqlalchemy as sa
+
+    where = _where(hook, spec)
+    try:
+        reflected = hook.inspector.get_columns(spec.table)
+    except sa.exc.NoSuchTableError:
+        raise SourceError(
+            f"{where}: the table does not exist; create it or fix the connection's database"
+        ) from None
+    except Exception as error:
+        connection = hook.connection
+        raise SourceError(
+            f"cannot read {where} ({connection.conn_type} at {connection.host}:{connection.port}, "
+            f"database {connection.schema!r}): {type(error).__name__}: {str(error).strip()}. "
+            "Check the connection's host, port, database and credentials."
+        ) from error
+    columns = {column["name"].lower(): column["type"] for column in reflected}
+    missing = [name for name in spec.columns if name not in columns]
+    if missing:
+        raise SourceError(
+            f"{where} lacks column(s) {', '.join(missing)}; {spec.name} needs {', '.join(spec.columns)}"
+        )
+    for field in spec.schema:
+        accepted, description = _accepted_types(field)
+        if not isinstance(columns[field.name], accepted):
+            raise SourceError(
+                f"column {field.name!r} of {where} has type {columns[field.name]}, expected {description}"
+            )
+
+
 def extract(hook, spec: SourceSpec, start: datetime, end: datetime) -> pd.DataFrame:
-    """Rows whose change time lies in [start, end), in a stable order."""
+    """Rows whose change time lies in [start, end), in a stable order, through any common.sql hook.
+
+    The bounds are bound parameters in the hook's own placeholder style, passed as a tuple (every DB-API
+    driver accepts one; psycopg2 through pandas refuses a list).
+    """
+    check_table(hook, spec)
     p = hook.placeholder
     sql = (
         f"select {', '.join(spec.columns)} from {spec.table} "
         f"where {spec.change_column} >= {p} and {spec.change_column} < {p} "
         f"order by {', '.join(spec.order_by)}"
     )
-    frame = hook.get_df(sql, parameters=[format_bound(start), format_bound(end)])
+    try:
+        frame = hook.get_df(sql, parameters=(format_bound(start), format_bound(end)))
+    except Exception as error:
+        raise SourceError(
+            f"extracting from {_where(hook, spec)} failed: {type(error).__name__}: {error}"
+        ) from error
     return frame.astype(object).where(frame.notna(), None)
 
 
@@ -230,6 +296,8 @@ def _typed_column(values: pd.Series, field: pa.Field) -> pa.Array:
     if field.type == TIMESTAMP:
         parsed = pd.to_datetime(values, format=TIMESTAMP_FORMAT, utc=True)
         return pa.array(parsed, type=TIMESTAMP)
+    if pa.types.is_floating(field.type):  # Postgres numeric arrives as Decimal
+        return pa.array([None if v is None else float(v) for v in values], type=field.type)
     if pa.types.is_decimal(field.type):
         scale = field.type.scale
         return pa.array([Decimal(f"{float(v):.{scale}f}") for v in values], type=field.type)
@@ -246,13 +314,23 @@ def to_bronze(
     return pa.Table.from_arrays(arrays, schema=spec.bronze_schema())
 
 
+def _as_text(value) -> str | None:
+    """A value as quarantine text, the same whichever driver read it: a whole number prints without a
+    fraction (SQLite gives -34, Postgres numeric Decimal('-34.0'), MariaDB double -34.0)."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal | float) and not isinstance(value, bool) and math.isfinite(value):
+        return str(int(value)) if value == int(value) else str(float(value))
+    return str(value)
+
+
 def to_quarantine(
     rejected: pd.DataFrame, spec: SourceSpec, window_start: datetime, window_end: datetime
 ) -> pa.Table:
-    """Rejected rows exactly as extracted (as text, since they may not parse) plus the reasons."""
+    """Rejected rows as extracted (as text, since they may not parse) plus the reasons."""
     n = len(rejected)
     arrays = [
-        pa.array([None if v is None else str(v) for v in rejected[name]], type=pa.string())
+        pa.array([_as_text(v) for v in rejected[name]], type=pa.string())
         for name in [*spec.columns, "_reject_reason"]
     ]
     arrays += [pa.array([window_start] * n, type=TIMESTAMP), pa.array([window_end] * n, type=TIMESTAMP)]

@@ -24,8 +24,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from tests import expected
-from tests.conftest import source_frame, warehouse_query
+from tests.support import expected
+from tests.support.data import source_frame, warehouse_query
 
 pytestmark = pytest.mark.dbt
 
@@ -168,9 +168,8 @@ SILVER_AND_GOLD = ("tag:purchases", "tag:spins", "tag:gold")
 
 def _build(settings, window: tuple[datetime, datetime] | None, *args: str, select=SILVER_AND_GOLD):
     """`dbt build` of silver and gold, the window in the environment as Cosmos sets it per task."""
+    from cadence.dbt_group import release_dbt_duckdb
     from dbt.cli.main import dbtRunner
-
-    from tests.conftest import release_dbt_duckdb
 
     project = str(settings.dbt_project_dir)
     with pytest.MonkeyPatch.context() as patch:

@@ -23,21 +23,38 @@ from cadence.simulator import purchases, spins
 from cadence.simulator.population import build_population
 from cadence.sources import TIMESTAMP_FORMAT
 
-SCHEMA = [
+_SCHEMA_TEMPLATE = [
     """create table if not exists purchases (
-        transaction_id text, user_id text, purchased_at text, revenue_usd numeric(12, 2), currency text,
-        country text, platform text, status text, created_at text, updated_at text not null)""",
+        transaction_id {text}, user_id {text}, purchased_at {text}, revenue_usd numeric(12, 2),
+        currency {text}, country {text}, platform {text}, status {text}, created_at {text},
+        updated_at {text} not null)""",
     "create index if not exists purchases_updated_at on purchases (updated_at)",
     "create index if not exists purchases_transaction_id on purchases (transaction_id)",
     """create table if not exists spins_hourly (
-        app_hour text, user_id text, country text, total_spins numeric, coins_bet integer,
-        coins_won integer, created_at text, updated_at text not null)""",
+        app_hour {text}, user_id {text}, country {text}, total_spins {number}, coins_bet integer,
+        coins_won integer, created_at {text}, updated_at {text} not null)""",
     "create index if not exists spins_hourly_updated_at on spins_hourly (updated_at)",
     "create index if not exists spins_hourly_key on spins_hourly (app_hour, user_id, country)",
     """create table if not exists simulator_state (
-        stream text primary key, started_at text not null, applied_until text not null)""",
-    "create table if not exists simulator_paused (stream text primary key, paused_at text not null)",
+        stream {text} primary key, started_at {text} not null, applied_until {text} not null)""",
+    "create table if not exists simulator_paused (stream {text} primary key, paused_at {text} not null)",
 ]
+# Column types per dialect. MySQL/MariaDB cannot index unbounded text, and its bare `numeric` has no
+# fraction digits (spins totals can be fractional). `create index if not exists` needs MariaDB (or
+# SQLite/Postgres); MySQL 8 lacks it.
+COLUMN_TYPES = {
+    "mysql": {"text": "varchar(64)", "number": "double"},
+    "default": {"text": "text", "number": "numeric"},
+}
+
+
+def schema_statements(conn_type: str) -> list[str]:
+    """The simulator's DDL for a connection type (sqlite, postgres, mysql, ...)."""
+    types = COLUMN_TYPES.get(conn_type, COLUMN_TYPES["default"])
+    return [statement.format(**types) for statement in _SCHEMA_TEMPLATE]
+
+
+SCHEMA = schema_statements("sqlite")  # the embedded default's DDL
 
 
 @dataclass(frozen=True)
@@ -98,7 +115,7 @@ def ensure_schema(hook) -> None:
         if hook.conn_type == "sqlite":
             # WAL lets extracts read while the simulator writes; the mode persists in the file.
             cur.execute("pragma journal_mode=wal")
-        for statement in SCHEMA:
+        for statement in schema_statements(hook.conn_type):
             cur.execute(statement)
 
 
