@@ -20,8 +20,18 @@ START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 log = logging.getLogger(__name__)
 
 
-class RunConfError(ValueError):
-    """The trigger conf cannot be run; the message says which value is wrong and why."""
+def _fail_exception() -> type[Exception]:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException
+
+
+class RunConfError(_fail_exception(), ValueError):
+    """The trigger conf cannot be run; the message says which value is wrong and why.
+
+    An ``AirflowFailException``: the run's first task fails at once, without retries (the same conf fails
+    the same way), so a bad run does not hold the one active-run slot.
+    """
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ def window_params() -> dict:
     """The trigger form: typed, described Params that Airflow validates before a run is created."""
     from airflow.sdk import Param
 
+    from cadence.conf_schema import moment_param
+
     return {
         "is_full_refresh": Param(
             False,
@@ -51,29 +63,16 @@ def window_params() -> dict:
             title="Full refresh",
             description="Rebuild the dbt models from the whole bronze lake instead of merging this window.",
         ),
-        "backfill_start": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Backfill start (UTC)",
-            description="Reprocess source changes from this time (inclusive). Leave empty for a normal run.",
+        "backfill_start": moment_param(
+            "Backfill start (UTC)",
+            "Reprocess source changes from this time (inclusive). Leave empty for a normal run.",
         ),
-        "backfill_end": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Backfill end (UTC)",
-            description="Reprocess source changes up to this time (exclusive). Required with a start.",
+        "backfill_end": moment_param(
+            "Backfill end (UTC)",
+            "Reprocess source changes up to this time (exclusive). Required with a start.",
         ),
-        "triggered_by": Param(
-            None,
-            type=["null", "string"],
-            title="Triggered by",
-            description="Set when the other cadence started this run; such a run never triggers back.",
-        ),
-        "trigger_reason": Param(
-            None, type=["null", "string"], title="Trigger reason", description="Why it was triggered."
-        ),
+        # triggered_by / trigger_reason are not Params: the other cadence sets them in the conf it triggers
+        # with (Airflow merges undeclared conf keys into params), so the form does not offer them.
     }
 
 
@@ -134,13 +133,21 @@ def dag_kwargs(cadence: CadenceSettings, doc_md: str | None, tags: list[str]) ->
     """The arguments every cadence DAG shares: data-interval timetable, one run at a time, retries."""
     from airflow.sdk import CronDataIntervalTimetable
 
+    from cadence.monitoring import failure_alerts
+
     return {
         "schedule": CronDataIntervalTimetable(cadence.schedule, timezone="UTC"),
         "start_date": START_DATE,
         "catchup": False,
         "max_active_runs": 1,
         "dagrun_timeout": cadence.dagrun_timeout,
-        "default_args": {"retries": cadence.retries, "retry_delay": cadence.retry_delay, "owner": "cadence"},
+        "default_args": {
+            "retries": cadence.retries,
+            "retry_delay": cadence.retry_delay,
+            "owner": "cadence",
+            "on_failure_callback": failure_alerts.task_failed,
+        },
+        "on_failure_callback": failure_alerts.run_failed,  # notifies a timed-out run
         "params": window_params(),
         "tags": ["cadence", *tags],
         "doc_md": doc_md,

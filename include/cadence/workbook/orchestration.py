@@ -16,6 +16,8 @@ def params() -> dict:
     """The trigger form: the workbook's location and an optional range, validated before a run starts."""
     from airflow.sdk import Param
 
+    from cadence.conf_schema import moment_param
+
     return {
         "workbook": Param(
             type="string",
@@ -27,19 +29,13 @@ def params() -> dict:
                 "Docs are written next to it."
             ),
         ),
-        "range_start": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Range start (UTC, optional)",
-            description="Import only rows from this hour on (inclusive). Empty: the workbook's own days.",
+        "range_start": moment_param(
+            "Range start (UTC, optional)",
+            "Import only rows from this hour on (inclusive). Empty: the workbook's own days.",
         ),
-        "range_end": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Range end (UTC, optional)",
-            description="Import only rows before this hour (exclusive). Required with a start.",
+        "range_end": moment_param(
+            "Range end (UTC, optional)",
+            "Import only rows before this hour (exclusive). Required with a start.",
         ),
         "is_full_refresh": Param(
             False,
@@ -52,6 +48,8 @@ def params() -> dict:
 
 def dag_kwargs(settings: Settings, doc_md: str | None) -> dict:
     """Manual only (no schedule), one run at a time, the shared retry and timeout policy."""
+    from cadence.monitoring import failure_alerts
+
     workbook = settings.workbook
     return {
         "schedule": None,
@@ -63,7 +61,9 @@ def dag_kwargs(settings: Settings, doc_md: str | None) -> dict:
             "retries": workbook.retries,
             "retry_delay": workbook.retry_delay,
             "owner": "cadence",
+            "on_failure_callback": failure_alerts.task_failed,
         },
+        "on_failure_callback": failure_alerts.run_failed,
         "params": params(),
         "tags": ["cadence", "workbook", "manual", "gold"],
         "doc_md": doc_md,
