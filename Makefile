@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export CADENCE_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help system-deps install up down test lint manifest lock bench clean
+.PHONY: help system-deps install up down test lint manifest lock bench clean compose-env
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,16 @@ lock:  ## re-resolve requirements.txt from requirements.in (needs uv)
 
 bench: install  ## print the benchmark table (not a test)
 	$(BIN)/python bench/run.py
+
+COMPOSE_ENV_FILE ?= .env
+
+compose-env:  ## write .env for docker compose: your uid, random secrets and admin password (kept if present)
+	@if [ -e "$(COMPOSE_ENV_FILE)" ]; then echo "$(COMPOSE_ENV_FILE) exists: kept as it is"; else \
+	  { echo "AIRFLOW_UID=$$(id -u)"; \
+	    for name in AIRFLOW__API_AUTH__JWT_SECRET AIRFLOW__API__SECRET_KEY _AIRFLOW_WWW_USER_PASSWORD; do \
+	      echo "$$name=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(24))')"; done; \
+	  } > "$(COMPOSE_ENV_FILE)" && chmod 600 "$(COMPOSE_ENV_FILE)" && \
+	  echo "wrote $(COMPOSE_ENV_FILE); the UI password is _AIRFLOW_WWW_USER_PASSWORD in it"; fi
 
 clean:  ## remove local state (Airflow home, lake, DuckDB, source DB); keeps .venv
 	rm -rf .airflow .data dbt/target

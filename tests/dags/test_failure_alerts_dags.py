@@ -4,7 +4,7 @@ DAG, run, task, window and the error; a conf that plan_run refuses fails the fir
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +14,8 @@ NOTIFIER = "cadence.monitoring.notifier"
 
 
 def _alerts(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == NOTIFIER and "[cadence ERROR]" in r.getMessage()]
+    messages = [r.getMessage() for r in caplog.records if r.name == NOTIFIER]
+    return [m for m in messages if "[cadence ERROR]" in m]
 
 
 FAILING_DAG = """
