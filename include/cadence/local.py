@@ -28,13 +28,16 @@ from cadence.config import PROJECT_ROOT, Settings, get_settings, load_settings
 HOME = Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
 PIDS = HOME / "cadence-pids.json"
 PORT = int(os.environ.get("CADENCE_UI_PORT", "8080"))
-USERNAME, PASSWORD = "admin", "admin"
+#: The interface the UI/API listens on: this machine only, unless CADENCE_UI_HOST says otherwise (0.0.0.0).
+HOST = os.environ.get("CADENCE_UI_HOST", "127.0.0.1")
+USERNAME = "admin"
+PASSWORDS_FILE = "passwords.json"  # in the Airflow home: the simple auth manager's users and passwords
 
 
 def service_commands(port: int = PORT) -> dict[str, list[str]]:
     """The long-running processes of the stack, by name (the api-server listens on ``port``)."""
     return {
-        "api-server": ["airflow", "api-server", "--port", str(port)],
+        "api-server": ["airflow", "api-server", "--host", HOST, "--port", str(port)],
         "scheduler": ["airflow", "scheduler"],
         "dag-processor": ["airflow", "dag-processor"],
         "triggerer": ["airflow", "triggerer"],
@@ -43,6 +46,22 @@ def service_commands(port: int = PORT) -> dict[str, list[str]]:
 
 
 SERVICES = service_commands()
+
+
+def admin_password(home: Path = HOME) -> tuple[str, bool]:
+    """The admin's password, generated on first start and kept in the Airflow home (as `airflow standalone`
+    does); returns it and whether it was generated just now (so `up` prints it once)."""
+    path = home / PASSWORDS_FILE
+    if path.exists():
+        with contextlib.suppress(ValueError):
+            stored = json.loads(path.read_text()).get(USERNAME)
+            if stored:
+                return stored, False
+    password = secrets.token_urlsafe(12)
+    home.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({USERNAME: password}))
+    path.chmod(0o600)
+    return password, True
 
 
 def _secret(name: str, home: Path = HOME) -> str:
@@ -77,7 +96,7 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "cadence.local.SQLITE_CONNECT_ARGS",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / PASSWORDS_FILE),
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret("jwt_secret", home),
         "AIRFLOW__API__SECRET_KEY": _secret("api_secret", home),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
@@ -112,11 +131,13 @@ def local_connections(settings: Settings | None = None) -> list:
     ]
 
 
-def prepare() -> None:
-    """Migrate the metadata DB and create the connections and pool (in-process: the CLI is slow)."""
+def prepare() -> bool:
+    """Migrate the metadata DB and create the connections and pool (in-process: the CLI is slow).
+
+    Returns whether the admin password was generated now (first start)."""
     HOME.mkdir(parents=True, exist_ok=True)
     os.environ.update(airflow_environment())
-    (HOME / "passwords.json").write_text(json.dumps({USERNAME: PASSWORD}))
+    _, generated = admin_password()
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
@@ -138,6 +159,7 @@ def prepare() -> None:
             description="DuckDB allows one writer process: every task that opens the file runs here",
         )
     print(f"Airflow home ready: {HOME} (connections {settings.source_conn_id}, {settings.warehouse_conn_id})")
+    return generated
 
 
 def seed_source() -> None:
