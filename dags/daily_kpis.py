@@ -99,6 +99,13 @@ def daily_kpis():
 
         return check_task("health", context)
 
+    @task(pool=settings.duckdb_pool, trigger_rule=TriggerRule.ALL_DONE)
+    def publish_dashboard() -> dict:
+        """Publish the dashboard snapshot into the lake, whatever the checks found."""
+        from cadence.dashboard import snapshot
+
+        return snapshot.publish(settings)
+
     planned = plan()
     kpis = dbt_task_group(settings, "kpis", select=["tag:kpis"], plan_task_id="plan")
     anomalies = dbt_task_group(
@@ -110,8 +117,8 @@ def daily_kpis():
     gold = wait_for_gold()
     planned >> render_monitoring_sql()
     planned >> execute() >> gold >> kpis >> [record_run(), record_failure()]
-    kpis >> anomalies >> check_kpi_anomalies()
-    gold >> health >> check_pipeline_health()
+    checks = [kpis >> anomalies >> check_kpi_anomalies(), gold >> health >> check_pipeline_health()]
+    checks >> publish_dashboard()
 
 
 daily_kpis()

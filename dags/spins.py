@@ -74,12 +74,19 @@ def spins():
 
         return record_gold(context)
 
+    @task(pool=settings.duckdb_pool)
+    def publish_dashboard() -> dict:
+        """Publish the dashboard snapshot (gold and the marts) into the lake for the analysts' page."""
+        from cadence.dashboard import snapshot
+
+        return snapshot.publish(settings)
+
     silver = dbt_task_group(settings, "silver", select=["tag:spins"], plan_task_id="land")
     gold = dbt_task_group(settings, "gold", select=["tag:gold"], plan_task_id="land")
     gate = check_purchases_freshness()
     ready = build_gold()
     land() >> silver >> gate >> [trigger_purchases, ready]
-    trigger_purchases >> catch_up_purchases >> ready >> gold >> log_gold()
+    trigger_purchases >> catch_up_purchases >> ready >> gold >> log_gold() >> publish_dashboard()
 
 
 spins()

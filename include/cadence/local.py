@@ -89,6 +89,14 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        # The Cadence UI plugin: the analysts' dashboard and the Data Docs, inside the Airflow UI.
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        # Cosmos's dbt docs view, on the site the pipeline publishes into the lake (cadence.docs).
+        "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": json.dumps(
+            {"cadence": {"dir": f"{settings.lake_url.rstrip('/')}/docs/dbt", "name": "dbt docs (Cadence)"}}
+        ),
+        # Service logs are files: no ANSI colour codes in them.
+        "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",  # four worker processes: enough for the cadences, light on RAM
@@ -197,25 +205,94 @@ def wait_for_health(port: int = PORT, timeout: float = 120) -> bool:
     return False
 
 
+#: Simulator rates of the `make up` feed, unless set in the environment: rich enough that every
+#: 5-minute purchases window and every hourly spins window has rows (the library defaults are thinner).
+LIVE_FEED = {"CADENCE_SIMULATOR__PURCHASES_PER_HOUR": "300", "CADENCE_SIMULATOR__SPINS_ACTIVE_SHARE": "0.05"}
+ROTATE_KEEP = 3  # generations of each service log kept (<name>.log.1 … .3), rotated at every start
+
+
+def rotate_logs(logs: Path, names, keep: int = ROTATE_KEEP) -> None:
+    """Start every service on a fresh log: <name>.log becomes <name>.log.1, and so on; the oldest goes."""
+    for name in names:
+        current = logs / f"{name}.log"
+        if not current.exists() or not current.stat().st_size:
+            continue
+        for generation in range(keep - 1, 0, -1):
+            older = logs / f"{name}.log.{generation}"
+            if older.exists():
+                older.replace(logs / f"{name}.log.{generation + 1}")
+        current.replace(logs / f"{name}.log.1")
+
+
+def _ui_url() -> str:
+    return f"http://{'localhost' if HOST in ('127.0.0.1', 'localhost') else HOST}:{PORT}"
+
+
 def up() -> int:
+    url = _ui_url()
     if _running():
-        print(f"already running: {', '.join(_running())}; http://localhost:{PORT}  (make down to stop)")
+        print(f"already running: {', '.join(_running())}; {url}  (make down to stop)")
         return 0
-    prepare()
+    for name, value in LIVE_FEED.items():
+        os.environ.setdefault(name, value)
+    print("1/4 preparing the Airflow home (metadata DB, connections, pool) …", flush=True)
+    generated = prepare()
+    print("2/4 seeding the source database with recent history …", flush=True)
     seed_source()
     logs = HOME / "logs"
-    processes = start_services(SERVICES, {**os.environ, **airflow_environment()}, logs)
+    rotate_logs(logs, SERVICES)
+    service_env = {**os.environ, **airflow_environment()}
+    service_env.pop("AIRFLOW__LOGGING__LOGGING_LEVEL", None)  # `up` itself is quiet; the services are not
+    service_env.update({k: v for k, v in _QUIET_SAVED.items() if v is not None})
+    processes = start_services(SERVICES, service_env, logs)
     PIDS.write_text(json.dumps({name: process.pid for name, process in processes.items()}))
-    print("starting " + ", ".join(SERVICES) + f" (logs in {logs}) …")
+    print(f"3/4 starting {', '.join(SERVICES)} (logs in {logs}) …", flush=True)
     if not wait_for_health():
         print(f"Airflow did not become healthy in time; see {logs}/api-server.log", file=sys.stderr)
         return 1
+    password, _ = admin_password()
+    backfills = _first_run(url, password)
+    login = (
+        f"{USERNAME} / {password}   (generated now, kept in {HOME / PASSWORDS_FILE})"
+        if generated
+        else f"{USERNAME} / the password in {HOME / PASSWORDS_FILE}"
+    )
+    settings = get_settings()
     print(
-        f"\n  Cadence is running: http://localhost:{PORT}   login {USERNAME} / {PASSWORD}\n"
-        f"  DAGs run on their schedules; the simulator adds source rows every minute.\n"
-        f"  Stop with `make down`.\n"
+        f"""
+  Cadence is running: {url}
+    login       {login}
+    dashboard   {url}/cadence/dashboard        (also under Browse in the Airflow UI)
+    dbt docs    {url}/cosmos/cadence/dbt_docs_index.html
+    Data Docs   {url}/cadence/data-docs/       (Great Expectations validations of every cadence)
+
+  What runs: purchases every 5 minutes, spins hourly (silver + gold), mmp hourly, daily_kpis daily
+  (KPIs, anomaly verdicts, pipeline health); the simulator adds source rows every minute
+  ({settings.simulator.purchases_per_hour:g} purchases/hour at peak; CADENCE_SIMULATOR__* to change).
+{backfills}
+  Logs: {logs}/<service>.log (rotated at each start).  Stop with `make down`.
+""",
+        flush=True,
     )
     return 0
+
+
+def _first_run(url: str, password: str) -> str:
+    """On the first start, backfill the seeded history (see :mod:`cadence.first_run`)."""
+    from cadence import first_run
+
+    if first_run.already_done(HOME):
+        return ""
+    settings = get_settings()
+    print("4/4 first start: triggering backfills of the seeded history …", flush=True)
+    backfills = first_run.plan(settings.simulator.seed_days)
+    lines = first_run.trigger(url, USERNAME, password, backfills)
+    first_run.mark_done(HOME, backfills)
+    listed = "\n".join(f"      {line}" for line in lines)
+    return (
+        f"\n  First start: backfilling the {settings.simulator.seed_days} seeded days, so gold, KPIs, the MMP"
+        f" marts and\n  anomaly verdicts fill within ~10 minutes (runs first_run__*):\n{listed}\n"
+    )
 
 
 def start_services(
@@ -261,10 +338,28 @@ def print_env() -> None:
         print(f"export {name}={shlex.quote(value)}")
 
 
+_QUIET_SAVED: dict[str, str | None] = {}
+
+
+def _quiet_terminal() -> None:
+    """`make up` prints progress, not SQL statements or library warnings: Airflow logs only errors in this
+    process (the services keep their own level) and Python warnings are not shown."""
+    import warnings
+
+    _QUIET_SAVED["AIRFLOW__LOGGING__LOGGING_LEVEL"] = os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL")
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.disable(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["up", "down", "prepare", "env"])
     command = parser.parse_args(argv).command
+    if command == "up":
+        _quiet_terminal()
     if command in ("prepare", "env"):
         prepare() if command == "prepare" else print_env()
         return 0
