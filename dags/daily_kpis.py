@@ -26,6 +26,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, TriggerRule, dag, task
 from cadence.config import get_settings
+from cadence.docs import dbt_docs_task
 from cadence.monitoring.daily import HEALTH_VARS, KPI_VARS
 from cadence.orchestration import dag_kwargs, dbt_task_group
 
@@ -118,7 +119,9 @@ def daily_kpis():
     planned >> render_monitoring_sql()
     planned >> execute() >> gold >> kpis >> [record_run(), record_failure()]
     checks = [kpis >> anomalies >> check_kpi_anomalies(), gold >> health >> check_pipeline_health()]
-    checks >> publish_dashboard()
+    docs = dbt_docs_task(settings)
+    docs.trigger_rule = TriggerRule.ALL_DONE
+    checks >> publish_dashboard() >> docs
 
 
 daily_kpis()

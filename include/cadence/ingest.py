@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from cadence import lake, quality, sources
+from cadence import docs, lake, quality, sources
 from cadence.config import Settings
 from cadence.lake import Window
 
@@ -74,6 +74,7 @@ def ingest_window(
     try:
         raw = sources.extract(hook, spec, record.extract_start, window.end)
         result = quality.validate(raw, spec.name, spec.rules)
+        docs.publish_validation(settings, spec.name, window, result.gx_result)
         bronze = sources.to_bronze(result.valid, spec, window.start, window.end)
         lake.write_parquet(lake.bronze_path(settings, spec.name, window), bronze)
         quarantine_path = lake.quarantine_path(settings, spec.name, window)
