@@ -15,9 +15,10 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt pyproject.toml
+	@echo "installing the locked requirements into $(VENV) (first time: a few minutes) …"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
-	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.txt
+	$(BIN)/uv pip sync --compile-bytecode --python $(BIN)/python requirements.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
@@ -32,7 +33,7 @@ system-deps:  ## install the Debian packages the suite needs (MySQL client heade
 
 install: $(STAMP)  ## create .venv and install the locked requirements (skipped when up to date)
 
-up: install  ## run Airflow locally (SQLite, LocalExecutor) on http://localhost:8080 with live source data
+up: install  ## run Airflow locally on http://localhost:8080 (CADENCE_UI_PORT, CADENCE_UI_HOST) with live data
 	@$(BIN)/python -m cadence.local up
 
 down:  ## stop the local Airflow and the simulator

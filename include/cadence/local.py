@@ -77,6 +77,16 @@ def _secret(name: str, home: Path = HOME) -> str:
 SQLITE_CONNECT_ARGS = {"timeout": 30}
 
 
+#: What keeps the local stack small (bench/bench_memory.py measures it): LocalExecutor forks `parallelism`
+#: worker processes up front and each running task adds a supervisor and a task process, so two are
+#: enough here (one DuckDB writer at a time anyway); one DAG-file parsing process; one api-server worker.
+MEMORY_SETTINGS = {
+    "AIRFLOW__CORE__PARALLELISM": "2",
+    "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+    "AIRFLOW__API__WORKERS": "1",
+}
+
+
 def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | None = None) -> dict[str, str]:
     """The Airflow configuration of the local stack, as environment variables for every process.
 
@@ -99,7 +109,7 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "4",  # four worker processes: enough for the cadences, light on RAM
+        **MEMORY_SETTINGS,
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "cadence.local.SQLITE_CONNECT_ARGS",
