@@ -38,10 +38,13 @@ def service_commands(port: int = PORT) -> dict[str, list[str]]:
     """The long-running processes of the stack, by name (the api-server listens on ``port``)."""
     return {
         "api-server": ["airflow", "api-server", "--host", HOST, "--port", str(port)],
-        "scheduler": ["airflow", "scheduler"],
+        # No log servers (~150 MB): every process shares this machine's log folder, which the api-server
+        # reads directly (a running task's page notes that no log server answered).
+        "scheduler": ["airflow", "scheduler", "--skip-serve-logs"],
         "dag-processor": ["airflow", "dag-processor"],
-        "triggerer": ["airflow", "triggerer"],
-        "simulator": ["cadence-simulate", "run", "--every", "60"],
+        "triggerer": ["airflow", "triggerer", "--skip-serve-logs"],
+        # One short-lived tick a minute rather than a resident process (~200 MB between ticks).
+        "simulator": ["sh", "-c", "while :; do cadence-simulate tick; sleep 60; done"],
     }
 
 
