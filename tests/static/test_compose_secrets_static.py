@@ -66,3 +66,15 @@ def test_make_compose_env_writes_random_secrets_once(tmp_path):
     assert env_file.read_text() == first
     result = _config(tmp_path, values)
     assert result.stdout.strip(), result.stderr
+
+
+def test_compose_serves_the_cadence_plugin_and_the_dbt_docs(tmp_path):
+    """The dashboard / Data Docs plugin and Cosmos's dbt docs reach the compose UI as they do `make up`'s."""
+    result = _config(tmp_path, {name: "set-on-purpose" for name in SECRETS})
+    api = json.loads(result.stdout)["services"]["airflow-apiserver"]
+    targets = {volume["target"] for volume in api["volumes"]}
+    assert "/opt/airflow/plugins" in targets
+    projects = json.loads(api["environment"]["AIRFLOW__COSMOS__DBT_DOCS_PROJECTS"])
+    assert projects["cadence"]["dir"] == "file:///opt/airflow/data/lake/docs/dbt"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY --chown=50000:0 plugins/ /opt/airflow/plugins/" in dockerfile
