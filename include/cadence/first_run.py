@@ -4,7 +4,9 @@
 latest intervals (``catchup=False``). On the first start this triggers, through the REST API, one backfill
 run per cadence over the seeded range: ``purchases`` (which carries its range over to ``spins``, so gold
 follows), ``mmp`` (the marketing marts) and ``daily_kpis`` (KPIs, anomaly verdicts and pipeline health;
-it waits until gold covers its days). A marker file in the Airflow home makes it happen once.
+it waits until gold covers its days). A marker file in the Airflow home makes it happen once. `make up`
+triggers them before it starts the scheduler, with a ``run_after`` in the past, so they run before the
+scheduled runs of the latest intervals (the scheduler starts queued runs oldest ``run_after`` first).
 """
 
 from __future__ import annotations
@@ -65,7 +67,14 @@ def trigger(
                     break
                 time.sleep(2)
             else:
-                body = {"dag_run_id": backfill.run_id, "logical_date": None, "conf": backfill.conf}
+                body = {
+                    "dag_run_id": backfill.run_id,
+                    "logical_date": None,
+                    # Queued runs start oldest run_after first: these go before the scheduled runs.
+                    "run_after": backfill.conf["backfill_start"],
+                    "conf": backfill.conf,
+                    "note": "First start of `make up`: backfill of the seeded history",
+                }
                 response = api.post(f"/dags/{backfill.dag_id}/dagRuns", json=body)
                 if response.status_code not in (200, 409):  # 409: triggered by an earlier start
                     failed = f"trigger failed ({response.status_code}): {response.text}"

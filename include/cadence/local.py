@@ -257,14 +257,22 @@ def up() -> int:
     service_env = {**os.environ, **airflow_environment()}
     service_env.pop("AIRFLOW__LOGGING__LOGGING_LEVEL", None)  # `up` itself is quiet; the services are not
     service_env.update({k: v for k, v in _QUIET_SAVED.items() if v is not None})
-    processes = start_services(SERVICES, service_env, logs)
+    from cadence import first_run
+
+    first = not first_run.already_done(HOME)
+    # On the first start the scheduler starts after the history backfills are queued (cadence.first_run).
+    later = ("scheduler",) if first else ()
+    processes = start_services({k: v for k, v in SERVICES.items() if k not in later}, service_env, logs)
     PIDS.write_text(json.dumps({name: process.pid for name, process in processes.items()}))
     print(f"3/4 starting {', '.join(SERVICES)} (logs in {logs}) …", flush=True)
     if not wait_for_health():
         print(f"Airflow did not become healthy in time; see {logs}/api-server.log", file=sys.stderr)
         return 1
     password, _ = admin_password()
-    backfills = _first_run(url, password)
+    backfills = _first_run(url, password) if first else ""
+    if later:
+        processes.update(start_services({k: SERVICES[k] for k in later}, service_env, logs))
+        PIDS.write_text(json.dumps({name: process.pid for name, process in processes.items()}))
     login = (
         f"{USERNAME} / {password}   (generated now, kept in {HOME / PASSWORDS_FILE})"
         if generated
@@ -294,8 +302,6 @@ def _first_run(url: str, password: str) -> str:
     """On the first start, backfill the seeded history (see :mod:`cadence.first_run`)."""
     from cadence import first_run
 
-    if first_run.already_done(HOME):
-        return ""
     settings = get_settings()
     print("4/4 first start: triggering backfills of the seeded history …", flush=True)
     backfills = first_run.plan(settings.simulator.seed_days)
