@@ -77,3 +77,16 @@ def test_the_date_time_pattern(value, ok):
     from cadence.conf_schema import ISO_DATETIME_PATTERN
 
     assert bool(re.search(ISO_DATETIME_PATTERN, value)) is ok
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "bigquery"])
+def test_the_dashboard_queries_parse_on_both_warehouses(dialect):
+    """The snapshot is published from DuckDB locally and BigQuery in production: same SQL."""
+    import sqlglot
+    from cadence.dashboard.snapshot import QUERIES
+
+    for name, sql in QUERIES.items():
+        parsed = sqlglot.parse_one(sql.format(since="2026-03-01"), read=dialect)
+        tables = {f"{t.db}.{t.name}" for t in parsed.find_all(sqlglot.exp.Table)}
+        schemas = {t.split(".")[0] for t in tables}
+        assert tables and schemas <= {"kpis", "ops", "gold", "mmp"}, (name, tables)
