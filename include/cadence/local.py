@@ -299,18 +299,17 @@ def up() -> int:
 
 
 def _first_run(url: str, password: str) -> str:
-    """On the first start, backfill the seeded history (see :mod:`cadence.first_run`)."""
+    """On the first start, backfill the seeded history (the ``first_run`` DAG, see cadence.first_run)."""
     from cadence import first_run
 
     settings = get_settings()
-    print("4/4 first start: triggering backfills of the seeded history …", flush=True)
-    backfills = first_run.plan(settings.simulator.seed_days)
-    lines = first_run.trigger(url, USERNAME, password, backfills)
-    first_run.mark_done(HOME, backfills)
-    listed = "\n".join(f"      {line}" for line in lines)
+    print("4/4 first start: triggering the backfill of the seeded history …", flush=True)
+    line = first_run.trigger(url, USERNAME, password, settings.simulator.seed_days)
+    first_run.mark_done(HOME, line)
     return (
-        f"\n  First start: backfilling the {settings.simulator.seed_days} seeded days, so gold, KPIs, the MMP"
-        f" marts and\n  anomaly verdicts fill within ~10 minutes (runs first_run__*):\n{listed}\n"
+        f"\n  First start: the first_run DAG backfills the {settings.simulator.seed_days} seeded days"
+        " (purchases, mmp, then spins\n  and gold, then daily_kpis), so KPIs, the MMP marts, anomaly"
+        f" verdicts and the dashboard fill\n  within about ten minutes:\n      {line}\n"
     )
 
 

@@ -12,18 +12,29 @@ import pytest
 pytestmark = pytest.mark.unit
 
 
-def test_first_run_backfills_the_seeded_range_once_per_cadence():
+def test_first_run_plans_purchases_in_chunks_then_spins_and_kpis_over_the_range():
+    from datetime import timedelta
+
     from cadence import first_run
 
-    plans = first_run.plan(3, now=datetime(2026, 3, 10, 12, 34, tzinfo=UTC))
-    by_dag = {p.dag_id: p.conf for p in plans}
-    assert by_dag == {
-        "purchases": {"backfill_start": "2026-03-07T12:00:00Z", "backfill_end": "2026-03-10T12:00:00Z"},
-        "mmp": {"backfill_start": "2026-03-07T12:00:00Z", "backfill_end": "2026-03-10T12:00:00Z"},
-        "daily_kpis": {"backfill_start": "2026-03-07T00:00:00Z", "backfill_end": "2026-03-10T00:00:00Z"},
-    }
-    assert {p.run_id for p in plans} == {"first_run__purchases", "first_run__mmp", "first_run__daily_kpis"}
-    assert first_run.plan(0) == []
+    start, end = first_run.seeded_range(1, now=datetime(2026, 3, 10, 12, 34, tzinfo=UTC))
+    assert (start, end) == (datetime(2026, 3, 9, 12, tzinfo=UTC), datetime(2026, 3, 10, 12, tzinfo=UTC))
+    plan = first_run.plan(start, end, timedelta(hours=10))
+    chunks = [(r["conf"]["backfill_start"], r["conf"]["backfill_end"]) for r in plan["purchases"]]
+    assert chunks == [
+        ("2026-03-09T12:00:00Z", "2026-03-09T22:00:00Z"),
+        ("2026-03-09T22:00:00Z", "2026-03-10T08:00:00Z"),
+        ("2026-03-10T08:00:00Z", "2026-03-10T12:00:00Z"),
+    ]
+    assert len({r["trigger_run_id"] for r in plan["purchases"]}) == 3
+    whole = ("2026-03-09T12:00:00Z", "2026-03-10T12:00:00Z")
+    assert (plan["spins"]["backfill_start"], plan["spins"]["backfill_end"]) == whole
+    assert (plan["mmp"]["backfill_start"], plan["mmp"]["backfill_end"]) == whole
+    days = (plan["daily_kpis"]["backfill_start"], plan["daily_kpis"]["backfill_end"])
+    assert days == ("2026-03-09T00:00:00Z", "2026-03-10T00:00:00Z")
+    # No cadence triggers another on its own while the history is backfilled.
+    runs = [r["conf"] for r in plan["purchases"]] + [plan[k] for k in ("spins", "mmp", "daily_kpis")]
+    assert {conf["triggered_by"] for conf in runs} == {"first_run"}
 
 
 def test_the_admin_password_is_generated_once_and_kept(tmp_path):
