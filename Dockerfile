@@ -39,3 +39,5 @@ RUN pip install --no-cache-dir --no-deps -e /opt/airflow \
 
 COPY --chown=50000:0 dbt/ /opt/airflow/dbt/
 COPY --chown=50000:0 dags/ /opt/airflow/dags/
+# The Cadence UI plugin (analysts' dashboard, Data Docs): the image's default [core] plugins_folder.
+COPY --chown=50000:0 plugins/ /opt/airflow/plugins/

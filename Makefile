@@ -9,15 +9,16 @@ STAMP := $(VENV)/.installed
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export CADENCE_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help system-deps install up down test test-fast test-stack lint manifest lock bench composer-bundle clean
+.PHONY: help system-deps install up down test test-fast test-stack lint manifest lock bench composer-bundle clean compose-env
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt pyproject.toml
+	@echo "installing the locked requirements into $(VENV) (first time: a few minutes) …"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
-	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.txt
+	$(BIN)/uv pip sync --compile-bytecode --python $(BIN)/python requirements.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
@@ -32,7 +33,7 @@ system-deps:  ## install the Debian packages the suite needs (MySQL client heade
 
 install: $(STAMP)  ## create .venv and install the locked requirements (skipped when up to date)
 
-up: install  ## run Airflow locally (SQLite, LocalExecutor) on http://localhost:8080 with live source data
+up: install  ## run Airflow locally on http://localhost:8080 (CADENCE_UI_PORT, CADENCE_UI_HOST) with live data
 	@$(BIN)/python -m cadence.local up
 
 down:  ## stop the local Airflow and the simulator
@@ -67,6 +68,16 @@ lock:  ## re-resolve requirements.txt from requirements.in (needs uv)
 
 bench: install  ## print the benchmark table (not a test)
 	$(BIN)/python bench/run.py
+
+COMPOSE_ENV_FILE ?= .env
+
+compose-env:  ## write .env for docker compose: your uid, random secrets and admin password (kept if present)
+	@if [ -e "$(COMPOSE_ENV_FILE)" ]; then echo "$(COMPOSE_ENV_FILE) exists: kept as it is"; else \
+	  { echo "AIRFLOW_UID=$$(id -u)"; \
+	    for name in AIRFLOW__API_AUTH__JWT_SECRET AIRFLOW__API__SECRET_KEY _AIRFLOW_WWW_USER_PASSWORD; do \
+	      echo "$$name=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(24))')"; done; \
+	  } > "$(COMPOSE_ENV_FILE)" && chmod 600 "$(COMPOSE_ENV_FILE)" && \
+	  echo "wrote $(COMPOSE_ENV_FILE); the UI password is _AIRFLOW_WWW_USER_PASSWORD in it"; fi
 
 clean:  ## remove local state (Airflow home, lake, DuckDB, source DB); keeps .venv
 	rm -rf .airflow .data dbt/target

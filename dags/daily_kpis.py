@@ -28,6 +28,7 @@ from airflow.sdk import Param, TriggerRule, dag, task
 from cadence.config import get_settings
 from cadence.dag_defaults import dag_kwargs, window_params
 from cadence.dbt_group import dbt_task_group
+from cadence.docs import dbt_docs_task
 from cadence.monitoring.daily import HEALTH_VARS, KPI_VARS
 from cadence.warehouse import warehouse_pool
 
@@ -105,6 +106,13 @@ def daily_kpis():
 
         return check_task("health", planned)
 
+    @task(pool=warehouse_pool(settings), trigger_rule=TriggerRule.ALL_DONE)
+    def publish_dashboard() -> dict:
+        """Publish the dashboard snapshot into the lake, whatever the checks found."""
+        from cadence.dashboard import snapshot
+
+        return snapshot.publish(settings)
+
     planned = plan()
     kpis = dbt_task_group(settings, "kpis", select=["tag:kpis"], window=planned)
     anomalies = dbt_task_group(
@@ -116,8 +124,13 @@ def daily_kpis():
     gold = wait_for_gold(planned)
     render_monitoring_sql(planned)
     planned >> execute(planned) >> gold >> kpis >> [record_run(planned, gold), record_failure(planned, gold)]
-    kpis >> anomalies >> check_kpi_anomalies(planned)
-    gold >> health >> check_pipeline_health(planned)
+    checks = [
+        kpis >> anomalies >> check_kpi_anomalies(planned),
+        gold >> health >> check_pipeline_health(planned),
+    ]
+    docs = dbt_docs_task(settings)
+    docs.trigger_rule = TriggerRule.ALL_DONE
+    checks >> publish_dashboard() >> docs
 
 
 daily_kpis()

@@ -20,6 +20,7 @@ from cadence.config import get_settings
 from cadence.dag_defaults import dag_kwargs
 from cadence.dbt_group import dbt_task_group
 from cadence.operators import WaitForTriggeredRun
+from cadence.warehouse import warehouse_pool
 
 settings = get_settings()
 
@@ -82,11 +83,19 @@ def spins():
         timeout=settings.triggers.wait_timeout,
         poke_interval=settings.triggers.poke_interval,
     )
+
+    @task(pool=warehouse_pool(settings))
+    def publish_dashboard() -> dict:
+        """Publish the dashboard snapshot (gold and the marts) into the lake for the analysts' page."""
+        from cadence.dashboard import snapshot
+
+        return snapshot.publish(settings)
+
     # A branch's return value is not an XCom (it ends by skipping), so gold reads the gate's verdict; when
     # the gate never ran (silver failed), that XCom is missing and gold is not built.
     ready = build_gold(landed, gate["freshness"])
     landed >> silver >> gate >> [trigger_purchases, ready]
-    trigger_purchases >> catch_up_purchases >> ready >> gold >> log_gold(landed, ready)
+    trigger_purchases >> catch_up_purchases >> ready >> gold >> log_gold(landed, ready) >> publish_dashboard()
 
 
 spins()

@@ -65,7 +65,7 @@ import os
 import sys
 
 username = os.environ.get("_AIRFLOW_WWW_USER_USERNAME") or "airflow"
-password = os.environ.get("_AIRFLOW_WWW_USER_PASSWORD") or "airflow"
+password = os.environ["_AIRFLOW_WWW_USER_PASSWORD"]  # compose requires it: no default password
 with open(sys.argv[1], "w") as handle:
     json.dump({username: password}, handle)
     handle.write("\n")

@@ -364,6 +364,12 @@ class MonitoringSettings(_Section):
         return hash(self.model_dump_json())
 
 
+class DashboardSettings(_Section):
+    """The analysts' dashboard (``cadence.dashboard``): what the pipeline publishes for it."""
+
+    history_days: int = Field(default=90, ge=1, le=3660, description="days of history the snapshot holds")
+
+
 class Settings(BaseSettings):
     """All of Cadence's configuration. Build it with :func:`get_settings`."""
 
@@ -392,6 +398,7 @@ class Settings(BaseSettings):
     mmp: MmpSettings = MmpSettings()
     workbook: WorkbookSettings = WorkbookSettings()
     bigquery: BigQuerySettings = BigQuerySettings()
+    dashboard: DashboardSettings = DashboardSettings()
 
     @model_validator(mode="after")
     def _default_lake(self) -> Settings:

@@ -7,16 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from cadence.conf_schema import moment_param
 from cadence.config import CadenceSettings, WorkbookSettings
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _moment_param(title: str, description: str):
-    """An optional UTC date-time field of a trigger form."""
-    from airflow.sdk import Param
-
-    return Param(None, type=["null", "string"], format="date-time", title=title, description=description)
 
 
 def window_params() -> dict:
@@ -30,23 +24,16 @@ def window_params() -> dict:
             title="Full refresh",
             description="Rebuild the dbt models from the whole bronze lake instead of merging this window.",
         ),
-        "backfill_start": _moment_param(
+        "backfill_start": moment_param(
             "Backfill start (UTC)",
             "Reprocess source changes from this time (inclusive). Leave empty for a normal run.",
         ),
-        "backfill_end": _moment_param(
+        "backfill_end": moment_param(
             "Backfill end (UTC)",
             "Reprocess source changes up to this time (exclusive). Required with a start.",
         ),
-        "triggered_by": Param(
-            None,
-            type=["null", "string"],
-            title="Triggered by",
-            description="Set when the other cadence started this run; such a run never triggers back.",
-        ),
-        "trigger_reason": Param(
-            None, type=["null", "string"], title="Trigger reason", description="Why it was triggered."
-        ),
+        # triggered_by / trigger_reason are not Params: the other cadence sets them in the conf it triggers
+        # with (Airflow merges undeclared conf keys into params), so the form does not offer them.
     }
 
 
@@ -65,11 +52,11 @@ def workbook_params() -> dict:
                 "Docs are written next to it."
             ),
         ),
-        "range_start": _moment_param(
+        "range_start": moment_param(
             "Range start (UTC, optional)",
             "Import only rows from this hour on (inclusive). Empty: the workbook's own days.",
         ),
-        "range_end": _moment_param(
+        "range_end": moment_param(
             "Range end (UTC, optional)",
             "Import only rows before this hour (exclusive). Required with a start.",
         ),
@@ -92,6 +79,8 @@ def dag_kwargs(
     """
     from airflow.sdk import CronDataIntervalTimetable
 
+    from cadence.monitoring import failure_alerts
+
     scheduled = isinstance(run, CadenceSettings)
     return {
         "schedule": CronDataIntervalTimetable(run.schedule, timezone="UTC") if scheduled else None,
@@ -99,7 +88,13 @@ def dag_kwargs(
         "catchup": False,
         "max_active_runs": 1,
         "dagrun_timeout": run.dagrun_timeout,
-        "default_args": {"retries": run.retries, "retry_delay": run.retry_delay, "owner": "cadence"},
+        "default_args": {
+            "retries": run.retries,
+            "retry_delay": run.retry_delay,
+            "owner": "cadence",
+            "on_failure_callback": failure_alerts.task_failed,  # once a task failed for good
+        },
+        "on_failure_callback": failure_alerts.run_failed,  # notifies a timed-out run
         "params": params if params is not None else window_params(),
         "tags": ["cadence", *tags],
         "doc_md": doc_md,

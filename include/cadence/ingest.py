@@ -11,7 +11,7 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-from cadence import lake, quality, sources
+from cadence import docs, lake, quality, sources
 from cadence.config import CadenceSettings, Settings
 from cadence.lake import Window
 from cadence.planning import RunContext
@@ -37,6 +37,7 @@ def ingest_window(
     try:
         raw = sources.extract(hook, spec, record.extract_start, window.end)
         result = quality.validate(raw, spec.name, spec.rules)
+        docs.publish_validation(settings, spec.name, window, result.gx_result)
         bronze = sources.to_bronze(result.valid, spec, window.start, window.end)
         lake.write_parquet(lake.bronze_path(settings, spec.name, window), bronze)
         rejected = result.quarantined

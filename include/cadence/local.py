@@ -28,21 +28,43 @@ from cadence.config import PROJECT_ROOT, Settings, get_settings, load_settings
 HOME = Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
 PIDS = HOME / "cadence-pids.json"
 PORT = int(os.environ.get("CADENCE_UI_PORT", "8080"))
-USERNAME, PASSWORD = "admin", "admin"
+#: The interface the UI/API listens on: this machine only, unless CADENCE_UI_HOST says otherwise (0.0.0.0).
+HOST = os.environ.get("CADENCE_UI_HOST", "127.0.0.1")
+USERNAME = "admin"
+PASSWORDS_FILE = "passwords.json"  # in the Airflow home: the simple auth manager's users and passwords
 
 
 def service_commands(port: int = PORT) -> dict[str, list[str]]:
     """The long-running processes of the stack, by name (the api-server listens on ``port``)."""
     return {
-        "api-server": ["airflow", "api-server", "--port", str(port)],
-        "scheduler": ["airflow", "scheduler"],
+        "api-server": ["airflow", "api-server", "--host", HOST, "--port", str(port)],
+        # No log servers (~150 MB): every process shares this machine's log folder, which the api-server
+        # reads directly (a running task's page notes that no log server answered).
+        "scheduler": ["airflow", "scheduler", "--skip-serve-logs"],
         "dag-processor": ["airflow", "dag-processor"],
-        "triggerer": ["airflow", "triggerer"],
-        "simulator": ["cadence-simulate", "run", "--every", "60"],
+        "triggerer": ["airflow", "triggerer", "--skip-serve-logs"],
+        # One short-lived tick a minute rather than a resident process (~200 MB between ticks).
+        "simulator": ["sh", "-c", "while :; do cadence-simulate tick; sleep 60; done"],
     }
 
 
 SERVICES = service_commands()
+
+
+def admin_password(home: Path = HOME) -> tuple[str, bool]:
+    """The admin's password, generated on first start and kept in the Airflow home (as `airflow standalone`
+    does); returns it and whether it was generated just now (so `up` prints it once)."""
+    path = home / PASSWORDS_FILE
+    if path.exists():
+        with contextlib.suppress(ValueError):
+            stored = json.loads(path.read_text()).get(USERNAME)
+            if stored:
+                return stored, False
+    password = secrets.token_urlsafe(12)
+    home.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({USERNAME: password}))
+    path.chmod(0o600)
+    return password, True
 
 
 def _secret(name: str, home: Path = HOME) -> str:
@@ -58,6 +80,16 @@ def _secret(name: str, home: Path = HOME) -> str:
 SQLITE_CONNECT_ARGS = {"timeout": 30}
 
 
+#: What keeps the local stack small (bench/bench_memory.py measures it): LocalExecutor forks `parallelism`
+#: worker processes up front and each running task adds a supervisor and a task process, so two are
+#: enough here (one DuckDB writer at a time anyway); one DAG-file parsing process; one api-server worker.
+MEMORY_SETTINGS = {
+    "AIRFLOW__CORE__PARALLELISM": "2",
+    "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+    "AIRFLOW__API__WORKERS": "1",
+}
+
+
 def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | None = None) -> dict[str, str]:
     """The Airflow configuration of the local stack, as environment variables for every process.
 
@@ -71,14 +103,22 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        # The Cadence UI plugin: the analysts' dashboard and the Data Docs, inside the Airflow UI.
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        # Cosmos's dbt docs view, on the site the pipeline publishes into the lake (cadence.docs).
+        "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": json.dumps(
+            {"cadence": {"dir": f"{settings.lake_url.rstrip('/')}/docs/dbt", "name": "dbt docs (Cadence)"}}
+        ),
+        # Service logs are files: no ANSI colour codes in them.
+        "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "4",  # four worker processes: enough for the cadences, light on RAM
+        **MEMORY_SETTINGS,
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "cadence.local.SQLITE_CONNECT_ARGS",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / PASSWORDS_FILE),
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret("jwt_secret", home),
         "AIRFLOW__API__SECRET_KEY": _secret("api_secret", home),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
@@ -113,11 +153,13 @@ def local_connections(settings: Settings | None = None) -> list:
     ]
 
 
-def prepare() -> None:
-    """Migrate the metadata DB and create the connections and pool (in-process: the CLI is slow)."""
+def prepare() -> bool:
+    """Migrate the metadata DB and create the connections and pool (in-process: the CLI is slow).
+
+    Returns whether the admin password was generated now (first start)."""
     HOME.mkdir(parents=True, exist_ok=True)
     os.environ.update(airflow_environment())
-    (HOME / "passwords.json").write_text(json.dumps({USERNAME: PASSWORD}))
+    _, generated = admin_password()
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
@@ -134,6 +176,7 @@ def prepare() -> None:
             session.add(connection)
         ensure_pool(settings, session)
     print(f"Airflow home ready: {HOME} (connections {settings.source_conn_id}, {settings.warehouse_conn_id})")
+    return generated
 
 
 def seed_source() -> None:
@@ -171,25 +214,99 @@ def wait_for_health(port: int = PORT, timeout: float = 120) -> bool:
     return False
 
 
+#: Simulator rates of the `make up` feed, unless set in the environment: rich enough that every
+#: 5-minute purchases window and every hourly spins window has rows (the library defaults are thinner).
+LIVE_FEED = {"CADENCE_SIMULATOR__PURCHASES_PER_HOUR": "300", "CADENCE_SIMULATOR__SPINS_ACTIVE_SHARE": "0.05"}
+ROTATE_KEEP = 3  # generations of each service log kept (<name>.log.1 … .3), rotated at every start
+
+
+def rotate_logs(logs: Path, names, keep: int = ROTATE_KEEP) -> None:
+    """Start every service on a fresh log: <name>.log becomes <name>.log.1, and so on; the oldest goes."""
+    for name in names:
+        current = logs / f"{name}.log"
+        if not current.exists() or not current.stat().st_size:
+            continue
+        for generation in range(keep - 1, 0, -1):
+            older = logs / f"{name}.log.{generation}"
+            if older.exists():
+                older.replace(logs / f"{name}.log.{generation + 1}")
+        current.replace(logs / f"{name}.log.1")
+
+
+def _ui_url() -> str:
+    return f"http://{'localhost' if HOST in ('127.0.0.1', 'localhost') else HOST}:{PORT}"
+
+
 def up() -> int:
+    url = _ui_url()
     if _running():
-        print(f"already running: {', '.join(_running())}; http://localhost:{PORT}  (make down to stop)")
+        print(f"already running: {', '.join(_running())}; {url}  (make down to stop)")
         return 0
-    prepare()
+    for name, value in LIVE_FEED.items():
+        os.environ.setdefault(name, value)
+    print("1/4 preparing the Airflow home (metadata DB, connections, pool) …", flush=True)
+    generated = prepare()
+    print("2/4 seeding the source database with recent history …", flush=True)
     seed_source()
     logs = HOME / "logs"
-    processes = start_services(SERVICES, {**os.environ, **airflow_environment()}, logs)
+    rotate_logs(logs, SERVICES)
+    service_env = {**os.environ, **airflow_environment()}
+    service_env.pop("AIRFLOW__LOGGING__LOGGING_LEVEL", None)  # `up` itself is quiet; the services are not
+    service_env.update({k: v for k, v in _QUIET_SAVED.items() if v is not None})
+    from cadence import first_run
+
+    first = not first_run.already_done(HOME)
+    # On the first start the scheduler starts after the history backfills are queued (cadence.first_run).
+    later = ("scheduler",) if first else ()
+    processes = start_services({k: v for k, v in SERVICES.items() if k not in later}, service_env, logs)
     PIDS.write_text(json.dumps({name: process.pid for name, process in processes.items()}))
-    print("starting " + ", ".join(SERVICES) + f" (logs in {logs}) …")
+    print(f"3/4 starting {', '.join(SERVICES)} (logs in {logs}) …", flush=True)
     if not wait_for_health():
         print(f"Airflow did not become healthy in time; see {logs}/api-server.log", file=sys.stderr)
         return 1
+    password, _ = admin_password()
+    backfills = _first_run(url, password) if first else ""
+    if later:
+        processes.update(start_services({k: SERVICES[k] for k in later}, service_env, logs))
+        PIDS.write_text(json.dumps({name: process.pid for name, process in processes.items()}))
+    login = (
+        f"{USERNAME} / {password}   (generated now, kept in {HOME / PASSWORDS_FILE})"
+        if generated
+        else f"{USERNAME} / the password in {HOME / PASSWORDS_FILE}"
+    )
+    settings = get_settings()
     print(
-        f"\n  Cadence is running: http://localhost:{PORT}   login {USERNAME} / {PASSWORD}\n"
-        f"  DAGs run on their schedules; the simulator adds source rows every minute.\n"
-        f"  Stop with `make down`.\n"
+        f"""
+  Cadence is running: {url}
+    login       {login}
+    dashboard   {url}/cadence/dashboard        (also under Browse in the Airflow UI)
+    dbt docs    {url}/cosmos/cadence/dbt_docs_index.html
+    Data Docs   {url}/cadence/data-docs/       (Great Expectations validations of every cadence)
+
+  What runs: purchases every 5 minutes, spins hourly (silver + gold), mmp hourly, daily_kpis daily
+  (KPIs, anomaly verdicts, pipeline health); the simulator adds source rows every minute
+  ({settings.simulator.purchases_per_hour:g} purchases/hour at peak; CADENCE_SIMULATOR__* to change).
+{backfills}
+  Logs: {logs}/<service>.log (rotated at each start).  Stop with `make down`.
+""",
+        flush=True,
     )
     return 0
+
+
+def _first_run(url: str, password: str) -> str:
+    """On the first start, backfill the seeded history (the ``first_run`` DAG, see cadence.first_run)."""
+    from cadence import first_run
+
+    settings = get_settings()
+    print("4/4 first start: triggering the backfill of the seeded history …", flush=True)
+    line = first_run.trigger(url, USERNAME, password, settings.simulator.seed_days)
+    first_run.mark_done(HOME, line)
+    return (
+        f"\n  First start: the first_run DAG backfills the {settings.simulator.seed_days} seeded days"
+        " (purchases, mmp, then spins\n  and gold, then daily_kpis), so KPIs, the MMP marts, anomaly"
+        f" verdicts and the dashboard fill\n  within about ten minutes:\n      {line}\n"
+    )
 
 
 def start_services(
@@ -235,10 +352,28 @@ def print_env() -> None:
         print(f"export {name}={shlex.quote(value)}")
 
 
+_QUIET_SAVED: dict[str, str | None] = {}
+
+
+def _quiet_terminal() -> None:
+    """`make up` prints progress, not SQL statements or library warnings: Airflow logs only errors in this
+    process (the services keep their own level) and Python warnings are not shown."""
+    import warnings
+
+    _QUIET_SAVED["AIRFLOW__LOGGING__LOGGING_LEVEL"] = os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL")
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.disable(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["up", "down", "prepare", "env"])
     command = parser.parse_args(argv).command
+    if command == "up":
+        _quiet_terminal()
     if command in ("prepare", "env"):
         prepare() if command == "prepare" else print_env()
         return 0

@@ -1,7 +1,8 @@
 """What one run processes: the trigger conf and the data interval turned into a window, or refused.
 
-Pure Python on typed inputs (the run's Params, its interval, the cadence's settings). The one bridge from
-Airflow is :meth:`RunContext.current`, which a task body calls to hand the run's facts over as a value.
+Pure Python on typed inputs (the run's Params, its interval, the cadence's settings). The bridges from
+Airflow are :meth:`RunContext.current`, which a task body calls to hand the run's facts over as a value, and
+:class:`RunConfError`, an ``AirflowFailException`` so that bad conf fails the first task without retries.
 """
 
 from __future__ import annotations
@@ -17,8 +18,18 @@ from cadence.lake import Window
 DBT_TIME = "%Y-%m-%d %H:%M:%S"  # how dbt vars carry a moment (the window bounds)
 
 
-class RunConfError(ValueError):
-    """The trigger conf cannot be run; the message says which value is wrong and why."""
+def _fail_exception() -> type[Exception]:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException
+
+
+class RunConfError(_fail_exception(), ValueError):
+    """The trigger conf cannot be run; the message says which value is wrong and why.
+
+    An ``AirflowFailException``: the run's first task fails at once, without retries (the same conf fails
+    the same way), so a bad run does not hold the one active-run slot.
+    """
 
 
 @dataclass(frozen=True)

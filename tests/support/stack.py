@@ -195,7 +195,7 @@ class AirflowStack:
 
         response = httpx.post(
             f"{self.url}/auth/token",
-            json={"username": local.USERNAME, "password": local.PASSWORD},
+            json={"username": local.USERNAME, "password": local.admin_password(self.home)[0]},
             timeout=10,
             trust_env=False,  # localhost: never through a proxy from the environment
         )

@@ -117,6 +117,7 @@ def _land_window(settings: Settings, record: RunRecord, table: pa.Table, valid, 
 
 def land_chunk(settings: Settings, windows: list[Window], run_id: str | None) -> list[RunRecord]:
     """Generate, validate and land ``windows`` together; one run-log record each, written even on failure."""
+    from cadence.docs import publish_validation
     from cadence.mmp.generator import generate_window
     from cadence.mmp.quality import event_rules
     from cadence.quality import validate
@@ -126,6 +127,7 @@ def land_chunk(settings: Settings, windows: list[Window], run_id: str | None) ->
     try:
         tables = [generate_window(w.start, w.end, settings) for w in windows]
         result = validate(validation_frame(windows, tables), SOURCE, event_rules(settings))
+        publish_validation(settings, SOURCE, Window(windows[0].start, windows[-1].end), result.gx_result)
         for index, (record, table) in enumerate(zip(records, tables, strict=True)):
             valid = result.valid[result.valid["_window"] == index]
             rejected = result.quarantined[result.quarantined["_window"] == index]

@@ -1,0 +1,114 @@
+"""Memory of the local stack per process (PSS), idle and with pipelines running.
+
+    .venv/bin/python bench/run.py memory
+    .venv/bin/python bench/bench_memory.py --parallelism 4 --seconds 120
+
+Starts the `make up` stack (cadence.stack: api-server, scheduler + LocalExecutor workers, dag-processor,
+triggerer, simulator) in a temporary home, measures every process's PSS from /proc/<pid>/smaps_rollup
+(shared pages split between the processes sharing them, so the sum is the real footprint), summed per
+service with all its descendants (task processes count under the scheduler), first idle, then while a
+purchases backfill and an mmp backfill run. Prints idle and peak per service and in total. Goal ≤ 1 GiB
+with the pipelines running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+from cadence import local
+from cadence.stack import AirflowStack, free_port
+
+PORTS = range(8141, 8151)
+MIB = 1024 * 1024
+
+
+def pss(pid: int) -> int:
+    """Proportional set size of one process, in bytes (0 when it is gone or unreadable)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def per_service(stack: AirflowStack) -> dict[str, int]:
+    usage = {}
+    for name, process in stack._processes.items():
+        pids = [process.pid]
+        with contextlib.suppress(psutil.Error):
+            pids += [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
+        usage[name] = sum(pss(pid) for pid in pids)
+    return usage
+
+
+def sample(stack: AirflowStack, seconds: float, peak: dict[str, int], until=None) -> dict[str, int]:
+    deadline = time.monotonic() + seconds
+    last = {}
+    while time.monotonic() < deadline:
+        last = per_service(stack)
+        for name, value in last.items():
+            peak[name] = max(peak.get(name, 0), value)
+        peak["total"] = max(peak.get("total", 0), sum(last.values()))
+        if until and until():
+            break
+        time.sleep(2)
+    return last
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = int(local.MEMORY_SETTINGS["AIRFLOW__CORE__PARALLELISM"])
+    parser.add_argument("--parallelism", type=int, default=default, help="LocalExecutor workers")
+    parser.add_argument("--seconds", type=float, default=120, help="longest time to sample the busy stack")
+    args = parser.parse_args(argv)
+    services = (*("api-server", "scheduler", "dag-processor", "triggerer"), "simulator")
+    with (
+        tempfile.TemporaryDirectory(prefix="cadence-bench-memory-") as root,
+        AirflowStack(root, port=free_port(PORTS), services=services, parallelism=args.parallelism) as stack,
+    ):
+        env = {**os.environ, **stack.environment}
+        seed = ["cadence-simulate", "seed", "--days", "0.25"]
+        subprocess.run(seed, env=env, check=True, capture_output=True)
+        for dag_id in ("purchases", "mmp", "spins", "daily_kpis"):
+            stack.wait_for_dag(dag_id)
+        idle_peak: dict[str, int] = {}
+        idle = sample(stack, 20, idle_peak)
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        start = now - timedelta(hours=4)
+        conf = {"backfill_start": f"{start:%Y-%m-%dT%H:%M:%SZ}", "backfill_end": f"{now:%Y-%m-%dT%H:%M:%SZ}"}
+        runs = {dag_id: stack.trigger(dag_id, conf=conf) for dag_id in ("purchases", "mmp")}
+
+        def finished() -> bool:
+            return all(stack.run(d, r)["state"] in ("success", "failed") for d, r in runs.items())
+
+        busy_peak: dict[str, int] = {}
+        sample(stack, args.seconds, busy_peak, until=finished)
+        states = {d: stack.run(d, r)["state"] for d, r in runs.items()}
+    names = [*services, "total"]
+    idle["total"] = sum(idle.values())
+    print(
+        f"Local stack PSS (MiB), parallelism {args.parallelism}; busy = purchases + mmp 4-hour backfills "
+        f"(and the spins run purchases triggers): {states}\n"
+    )
+    print("| process | idle | peak busy |")
+    print("|---|---:|---:|")
+    for name in names:
+        print(f"| {name} | {idle.get(name, 0) / MIB:.0f} | {busy_peak.get(name, 0) / MIB:.0f} |")
+    peak = busy_peak["total"] / MIB
+    print(f"\nGoal: total ≤ 1024 MiB with the pipelines running (peak busy total {peak:.0f}).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

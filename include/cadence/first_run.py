@@ -1,0 +1,118 @@
+"""The first start of `make up`: land and model the seeded history, so the product shows at once.
+
+`make up` seeds ``simulator.seed_days`` of history into the source, but the cadences only process their
+latest intervals (``catchup=False``). On the first start it triggers the ``first_run`` DAG once, which
+backfills the seeded range in the order the data needs, each run marked ``triggered_by: first_run`` so no
+cadence triggers another on its own:
+
+1. ``purchases`` in chunks of ``purchases_chunk`` (one run each, one after the other: a run must fit its
+   8-minute ``dagrun_timeout``), and, beside them, ``mmp`` over the whole range;
+2. ``spins`` over the whole range once purchases silver is complete, so gold is built on all of it;
+3. ``daily_kpis`` over the seeded days (KPIs, anomaly verdicts, pipeline health, dashboard, dbt docs).
+
+`make up` triggers it before it starts the scheduler, with a ``run_after`` in the past, so it runs before
+the scheduled runs (the scheduler starts queued runs oldest ``run_after`` first); a marker file in the
+Airflow home makes it happen once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+MARKER = "first-run.json"
+DAG_ID = "first_run"
+TRIGGERED_BY = "first_run"
+
+
+def _iso(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def seeded_range(seed_days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """Whole hours: from ``seed_days`` before the last full hour up to it."""
+    end = (now or datetime.now(UTC)).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return end - timedelta(days=seed_days), end
+
+
+def plan(start: datetime, end: datetime, purchases_chunk: timedelta) -> dict:
+    """The conf of every run the ``first_run`` DAG triggers, and their run ids."""
+    reason = f"first start of make up: history {_iso(start)} .. {_iso(end)}"
+
+    def conf(low: datetime, high: datetime) -> dict:
+        return {
+            "backfill_start": _iso(low),
+            "backfill_end": _iso(high),
+            "triggered_by": TRIGGERED_BY,
+            "trigger_reason": reason,
+        }
+
+    chunks = []
+    low = start
+    while low < end:
+        high = min(low + purchases_chunk, end)
+        chunks.append({"conf": conf(low, high), "trigger_run_id": f"first_run__purchases__{_iso(low)}"})
+        low = high
+    day_start = start.replace(hour=0)
+    day_end = end.replace(hour=0) if end.replace(hour=0) > day_start else day_start + timedelta(days=1)
+    return {
+        "purchases": chunks,
+        "mmp": conf(start, end),
+        "spins": conf(start, end),
+        "daily_kpis": conf(day_start, day_end),
+    }
+
+
+def plan_for_run(params: dict) -> dict:
+    """The ``first_run`` DAG's plan task: the range from its conf (or the seeded days before now)."""
+    from cadence.config import get_settings
+    from cadence.planning import RunConfError, parse_moment
+
+    settings = get_settings()
+    if params.get("backfill_start") and params.get("backfill_end"):
+        start = parse_moment("backfill_start", params["backfill_start"])
+        end = parse_moment("backfill_end", params["backfill_end"])
+    else:
+        start, end = seeded_range(settings.simulator.seed_days)
+    if end <= start:
+        raise RunConfError(f"backfill_end {_iso(end)} is not after backfill_start {_iso(start)}")
+    return plan(start, end, timedelta(hours=int(params.get("purchases_chunk_hours") or 6)))
+
+
+def trigger(url: str, username: str, password: str, seed_days: int, timeout: float = 180) -> str:
+    """Trigger the ``first_run`` DAG (waiting for it to be parsed); returns a line for the terminal."""
+    import httpx
+
+    start, end = seeded_range(seed_days)
+    token = httpx.post(
+        f"{url}/auth/token", json={"username": username, "password": password}, timeout=10, trust_env=False
+    )
+    token.raise_for_status()
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    with httpx.Client(base_url=f"{url}/api/v2", headers=headers, timeout=30, trust_env=False) as api:
+        deadline = time.monotonic() + timeout
+        while api.get(f"/dags/{DAG_ID}").status_code != 200:
+            if time.monotonic() > deadline:
+                return f"{DAG_ID} was not parsed in time: trigger it from the UI"
+            time.sleep(2)
+        body = {
+            "dag_run_id": DAG_ID,
+            "logical_date": None,
+            "run_after": _iso(start),  # queued runs start oldest run_after first: before the scheduled ones
+            "conf": {"backfill_start": _iso(start), "backfill_end": _iso(end)},
+            "note": "First start of `make up`: backfill of the seeded history",
+        }
+        response = api.post(f"/dags/{DAG_ID}/dagRuns", json=body)
+        if response.status_code not in (200, 409):  # 409: triggered by an earlier start
+            return f"{DAG_ID}: trigger failed ({response.status_code}): {response.text}"
+    return f"{DAG_ID} run: {_iso(start)} .. {_iso(end)}"
+
+
+def already_done(home: Path) -> bool:
+    return (home / MARKER).exists()
+
+
+def mark_done(home: Path, line: str) -> None:
+    (home / MARKER).write_text(json.dumps({"triggered": line, "at": _iso(datetime.now(UTC))}))

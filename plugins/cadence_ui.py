@@ -1,0 +1,18 @@
+"""Cadence inside the Airflow UI: the analysts' dashboard and the Great Expectations Data Docs.
+
+Airflow 3 serves a plugin's FastAPI app under its ``url_prefix`` on the api-server, and lists its
+``external_views`` in the UI's navigation (Browse). The dbt docs link is Cosmos's own plugin
+(``[cosmos] dbt_docs_projects``, set by ``cadence.local``).
+"""
+
+from airflow.plugins_manager import AirflowPlugin
+from cadence.dashboard.app import create_app
+
+
+class CadenceUiPlugin(AirflowPlugin):
+    name = "cadence_ui"
+    fastapi_apps = [{"app": create_app(), "url_prefix": "/cadence", "name": "Cadence"}]
+    external_views = [
+        {"name": "Analysts' dashboard", "href": "/cadence/dashboard", "category": "Browse"},
+        {"name": "Data Docs (Great Expectations)", "href": "/cadence/data-docs/", "category": "Browse"},
+    ]

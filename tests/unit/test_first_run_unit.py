@@ -1,0 +1,103 @@
+"""`make up` pieces without a stack: the first-run backfill plan, the generated admin password, log
+rotation, the bind address, and the trigger form's date-time pattern."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+
+def test_first_run_plans_purchases_in_chunks_then_spins_and_kpis_over_the_range():
+    from datetime import timedelta
+
+    from cadence import first_run
+
+    start, end = first_run.seeded_range(1, now=datetime(2026, 3, 10, 12, 34, tzinfo=UTC))
+    assert (start, end) == (datetime(2026, 3, 9, 12, tzinfo=UTC), datetime(2026, 3, 10, 12, tzinfo=UTC))
+    plan = first_run.plan(start, end, timedelta(hours=10))
+    chunks = [(r["conf"]["backfill_start"], r["conf"]["backfill_end"]) for r in plan["purchases"]]
+    assert chunks == [
+        ("2026-03-09T12:00:00Z", "2026-03-09T22:00:00Z"),
+        ("2026-03-09T22:00:00Z", "2026-03-10T08:00:00Z"),
+        ("2026-03-10T08:00:00Z", "2026-03-10T12:00:00Z"),
+    ]
+    assert len({r["trigger_run_id"] for r in plan["purchases"]}) == 3
+    whole = ("2026-03-09T12:00:00Z", "2026-03-10T12:00:00Z")
+    assert (plan["spins"]["backfill_start"], plan["spins"]["backfill_end"]) == whole
+    assert (plan["mmp"]["backfill_start"], plan["mmp"]["backfill_end"]) == whole
+    days = (plan["daily_kpis"]["backfill_start"], plan["daily_kpis"]["backfill_end"])
+    assert days == ("2026-03-09T00:00:00Z", "2026-03-10T00:00:00Z")
+    # No cadence triggers another on its own while the history is backfilled.
+    runs = [r["conf"] for r in plan["purchases"]] + [plan[k] for k in ("spins", "mmp", "daily_kpis")]
+    assert {conf["triggered_by"] for conf in runs} == {"first_run"}
+
+
+def test_the_admin_password_is_generated_once_and_kept(tmp_path):
+    from cadence import local
+
+    password, generated = local.admin_password(tmp_path)
+    assert generated and len(password) >= 16 and password != "admin"
+    assert local.admin_password(tmp_path) == (password, False)
+    stored = tmp_path / local.PASSWORDS_FILE
+    assert json.loads(stored.read_text()) == {"admin": password}
+    assert stored.stat().st_mode & 0o077 == 0  # readable by its owner only
+    other, _ = local.admin_password(tmp_path / "elsewhere")
+    assert other != password
+
+
+def test_the_api_server_binds_localhost_unless_told(monkeypatch):
+    from cadence import local
+
+    assert local.HOST == "127.0.0.1" or "CADENCE_UI_HOST" in __import__("os").environ
+    command = local.service_commands(8141)["api-server"]
+    assert command[command.index("--host") + 1] == local.HOST
+
+
+def test_service_logs_rotate_at_start_keeping_three(tmp_path):
+    from cadence import local
+
+    for generation in range(5):
+        (tmp_path / "scheduler.log").write_text(f"run {generation}\n")
+        local.rotate_logs(tmp_path, ["scheduler", "missing"])
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == ["scheduler.log.1", "scheduler.log.2", "scheduler.log.3"]
+    assert (tmp_path / "scheduler.log.1").read_text() == "run 4\n"
+    assert (tmp_path / "scheduler.log.3").read_text() == "run 2\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("2026-03-01", True),
+        ("2026-03-01T00:00", True),  # what the form's datetime-local picker sends
+        ("2026-03-01T00:00:00Z", True),
+        ("2026-03-01 23:59:59.123456+05:30", True),
+        ("2026-13-01", False),
+        ("2026-03-32", False),
+        ("2026-03-01T24:00", False),
+        ("x", False),
+        ("2026-03-01T00:00:00Zjunk", False),
+    ],
+)
+def test_the_date_time_pattern(value, ok):
+    from cadence.conf_schema import ISO_DATETIME_PATTERN
+
+    assert bool(re.search(ISO_DATETIME_PATTERN, value)) is ok
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "bigquery"])
+def test_the_dashboard_queries_parse_on_both_warehouses(dialect):
+    """The snapshot is published from DuckDB locally and BigQuery in production: same SQL."""
+    import sqlglot
+    from cadence.dashboard.snapshot import QUERIES
+
+    for name, sql in QUERIES.items():
+        parsed = sqlglot.parse_one(sql.format(since="2026-03-01"), read=dialect)
+        tables = {f"{t.db}.{t.name}" for t in parsed.find_all(sqlglot.exp.Table)}
+        schemas = {t.split(".")[0] for t in tables}
+        assert tables and schemas <= {"kpis", "ops", "gold", "mmp"}, (name, tables)
