@@ -258,8 +258,36 @@ def mark_modeled(settings: Settings, until: str) -> int:
     ledger = read_ledger(settings)
     if not len(ledger):
         return 0
-    limit = pd.Timestamp(until, tz="UTC")
+    limit = pd.Timestamp(until)
+    limit = limit.tz_localize("UTC") if limit.tzinfo is None else limit.tz_convert("UTC")
     done = ~ledger["modeled"].fillna(False).astype(bool) & (ledger["ingested_at"] <= limit)
     ledger.loc[done, "modeled"] = True
     lake.write_parquet(ledger_path(settings), pa.Table.from_pandas(ledger, schema=LEDGER_SCHEMA, preserve_index=False))
     return int(done.sum())
+
+
+def dbt_vars(settings: Settings) -> dict:
+    """The config the telemetry models read as dbt vars (session gap, traffic rule)."""
+    config = settings.telemetry
+    return {
+        "telemetry_session_gap_seconds": int(config.session_gap.total_seconds()),
+        "telemetry_baseline_minutes": config.baseline_minutes,
+        "telemetry_alert_absolute": config.alert_absolute,
+        "telemetry_alert_factor": config.alert_factor,
+        "telemetry_alert_min_events": config.alert_min_events,
+        "telemetry_device_alert_events": config.device_alert_events,
+        "telemetry_top_talker_events": min(config.device_alert_events, config.alert_min_events) // 3,
+        "telemetry_alert_severity": config.alert_severity,
+    }
+
+
+def land_for_run(context: dict) -> dict:
+    """The `land` task: ingest what is new; return the counts, the ingestion span and the dbt vars."""
+    from cadence.config import get_settings
+
+    settings = get_settings()
+    landed = ingest(settings, context.get("run_id"))
+    log.info("telemetry: %s", {k: v for k, v in landed.items() if k.startswith(("files", "lines", "events"))})
+    if context["params"].get("is_full_refresh"):
+        landed = {**landed, "window_start": None, "window_end": None}
+    return {**landed, **dbt_vars(settings), "is_full_refresh": bool(context["params"].get("is_full_refresh"))}

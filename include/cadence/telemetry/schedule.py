@@ -71,3 +71,31 @@ def schedule(settings: Settings):
         timetable=CronTriggerTimetable(settings.telemetry.fallback_schedule, timezone="UTC"),
         assets=landing_asset(settings),
     )
+
+
+def dag_kwargs(settings: Settings, doc_md: str | None) -> dict:
+    """The `telemetry` DAG's arguments: data-driven schedule, one run at a time, retries, a full-refresh Param."""
+    from airflow.sdk import Param
+
+    from cadence.orchestration import START_DATE
+
+    config = settings.telemetry
+    return {
+        "schedule": schedule(settings),
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "dagrun_timeout": config.dagrun_timeout,
+        "default_args": {"retries": config.retries, "retry_delay": config.retry_delay, "owner": "cadence"},
+        "params": {
+            "is_full_refresh": Param(
+                False,
+                type="boolean",
+                title="Full refresh",
+                description="Rebuild the telemetry models from the whole bronze lake.",
+            )
+        },
+        "tags": ["cadence", "telemetry"],
+        "doc_md": doc_md,
+        "render_template_as_native_obj": True,
+    }
