@@ -29,7 +29,7 @@ def test_a_landed_file_starts_a_telemetry_run_through_the_watcher(tmp_path):
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port(range(8137, 8139))),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port(range(8139, 8141))),
         "CADENCE_TELEMETRY__POKE_INTERVAL": "PT2S",
-        "CADENCE_TELEMETRY__FALLBACK_SCHEDULE": "0 0 1 1 *",  # the fallback must not be what starts the run
+        "CADENCE_TELEMETRY__FALLBACK_SCHEDULE": "0 0 29 2 *",  # no tick since start_date: only the watcher starts runs
         "CADENCE_TELEMETRY__RETRIES": "0",
         "CADENCE_TELEMETRY__VISITS_PER_HOUR": "30",
     }
@@ -55,6 +55,6 @@ def test_a_landed_file_starts_a_telemetry_run_through_the_watcher(tmp_path):
     assert set(ledger["file"]) == {n for n in names}
     assert ledger["modeled"].all()
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as connection:
-        sessions, = connection.sql("select count(*) from telemetry.fct_sessions").fetchone()
-        minutes, = connection.sql("select count(*) from ops.traffic_minutes").fetchone()
+        sessions = connection.sql("select count(*) from telemetry.fct_sessions").fetchall()[0][0]
+        minutes = connection.sql("select count(*) from ops.traffic_minutes").fetchall()[0][0]
     assert sessions > 0 and minutes > 0
