@@ -1,6 +1,7 @@
 """A real scheduler and triggerer: a file dropped into the landing area starts a `telemetry` run by itself.
 
-The stack runs with the scheduler creating runs, every DAG paused at creation and only `telemetry` unpaused,
+The stack runs with the scheduler creating runs, every DAG paused at creation and only `telemetry` unpaused
+(Airflow registers the watchers of an unpaused DAG when it parses its file, hence a short parse interval),
 its fallback cron moved out of reach, so the only way a run can start is the AssetWatcher: the uploader
 writes files and touches the signal, the triggerer's FileDeleteTrigger consumes it, the asset event
 queues an asset-triggered run, which lands the files and builds the models.
@@ -25,7 +26,8 @@ def test_a_landed_file_starts_a_telemetry_run_through_the_watcher(tmp_path):
     from cadence.telemetry import pipeline, simulator
 
     env = {
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+        # A paused DAG's watchers are registered only when its file is parsed again after the unpause.
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port(range(8137, 8139))),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port(range(8139, 8141))),
         "CADENCE_TELEMETRY__POKE_INTERVAL": "PT2S",
@@ -46,7 +48,7 @@ def test_a_landed_file_starts_a_telemetry_run_through_the_watcher(tmp_path):
         names = simulator.write_uploads(settings, simulator.uploads(start, start + timedelta(hours=1), settings))
         assert names
         signal = stack.data_dir / "lake/landing/telemetry" / simulator.SIGNAL
-        runs = stack.wait_until(lambda: stack.runs("telemetry"), timeout=120, what="an asset-triggered run")
+        runs = stack.wait_until(lambda: stack.runs("telemetry"), timeout=240, what="an asset-triggered run")
         assert len(runs) == 1 and runs[0]["run_type"] == "asset_triggered", runs
         assert stack.wait("telemetry", runs[0]["dag_run_id"], timeout=RUN_TIMEOUT) == "success"
         assert not signal.exists()  # the trigger consumed the signal
