@@ -370,6 +370,70 @@ class DashboardSettings(_Section):
     history_days: int = Field(default=90, ge=1, le=3660, description="days of history the snapshot holds")
 
 
+class TelemetrySettings(_Section):
+    """Game-client telemetry (``cadence.telemetry``): the simulated uploads, their imperfections, sessions
+    and the events-per-minute traffic rule.
+
+    Rates are shares of files (upload imperfections), of lines (invalid JSON, schema drift, split visits)
+    or of devices (clock skew). The traffic rule alerts a minute when its events reach
+    ``alert_min_events`` and either exceed ``alert_absolute`` or are ``alert_factor`` times the trailing
+    ``baseline_minutes`` average; one device alerts alone at ``device_alert_events`` a minute.
+    """
+
+    seed: int = 7
+    trigger: Literal["file", "pubsub"] = Field(
+        default="file", description="what starts a run: a signal file in the landing area, or Pub/Sub"
+    )
+    pubsub_project: str = Field(default="", description="GCP project of the Pub/Sub subscription")
+    pubsub_subscription: str = Field(default="", description="subscription to GCS object notifications")
+    poke_interval: timedelta = Field(default=timedelta(seconds=10), description="landing-area polling")
+    fallback_schedule: str = Field(default="*/30 * * * *", description="cron of the catch-all run")
+    dagrun_timeout: timedelta = timedelta(minutes=30)
+    retries: int = Field(default=1, ge=0, le=10)
+    retry_delay: timedelta = timedelta(minutes=1)
+    visits_per_hour: float = Field(default=240.0, gt=0, description="mean visits per hour at peak")
+    files_per_hour: float = Field(default=12.0, gt=0, description="mean uploads per hour")
+    split_visit_rate: float = Field(default=0.05, ge=0, le=1, description="visits whose tail comes later")
+    duplicate_file_rate: float = Field(default=0.05, ge=0, le=1, description="files uploaded twice")
+    corrected_file_rate: float = Field(default=0.03, ge=0, le=1, description="files re-uploaded corrected")
+    truncated_file_rate: float = Field(default=0.02, ge=0, le=1, description="uploads cut short (bad gzip)")
+    invalid_line_rate: float = Field(default=0.01, ge=0, le=1, description="lines that are not valid JSON")
+    drift_line_rate: float = Field(default=0.02, ge=0, le=1, description="lines with an unknown extra field")
+    bad_visit_rate: float = Field(default=0.01, ge=0, le=1, description="lines breaking a validation rule")
+    clock_skew_rate: float = Field(default=0.1, ge=0, le=1, description="devices whose clock is off")
+    clock_skew_max: timedelta = Field(default=timedelta(hours=3), description="largest clock error")
+    bursts_per_day: float = Field(default=1.0, ge=0, description="bot / retry-storm bursts per day")
+    burst_events_per_minute: int = Field(default=3000, gt=0, description="events a burst device sends")
+    burst_minutes: int = Field(default=3, ge=1, le=60, description="how long a burst lasts")
+    quiet_periods_per_day: float = Field(default=0.5, ge=0, description="outages with no uploads")
+    session_gap: timedelta = Field(default=timedelta(minutes=30), description="inactivity ending a session")
+    baseline_minutes: int = Field(default=60, ge=5, le=1440, description="trailing baseline of the rule")
+    alert_absolute: int | None = Field(default=2000, gt=0, description="events a minute that always alert")
+    alert_factor: float | None = Field(default=8.0, gt=1, description="times the baseline that alerts")
+    alert_min_events: int = Field(default=300, ge=0, description="no alert below this many events a minute")
+    device_alert_events: int = Field(default=600, gt=0, description="events a minute one device may send")
+    alert_severity: Literal["warn", "error"] = "warn"
+
+    @field_validator("fallback_schedule")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
+
+    @model_validator(mode="after")
+    def _rule_and_trigger(self) -> TelemetrySettings:
+        if self.alert_absolute is None and self.alert_factor is None:
+            raise ValueError("set alert_absolute and/or alert_factor: the traffic rule needs one")
+        if self.trigger == "pubsub" and not (self.pubsub_project and self.pubsub_subscription):
+            raise ValueError("trigger 'pubsub' needs pubsub_project and pubsub_subscription")
+        if self.session_gap <= timedelta(0):
+            raise ValueError("session_gap must be greater than zero")
+        return self
+
+
 class Settings(BaseSettings):
     """All of Cadence's configuration. Build it with :func:`get_settings`."""
 
@@ -399,6 +463,7 @@ class Settings(BaseSettings):
     workbook: WorkbookSettings = WorkbookSettings()
     bigquery: BigQuerySettings = BigQuerySettings()
     dashboard: DashboardSettings = DashboardSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @model_validator(mode="after")
     def _default_lake(self) -> Settings:

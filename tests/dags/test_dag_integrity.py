@@ -34,7 +34,7 @@ def test_dag_file_imports_without_errors(path, airflow_db):
 
 
 def test_every_dag_follows_the_policies(dagbag):
-    from airflow.sdk import CronDataIntervalTimetable
+    from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
 
     assert dagbag.dags
     for dag_id, dag in dagbag.dags.items():
@@ -42,7 +42,9 @@ def test_every_dag_follows_the_policies(dagbag):
         assert dag.dagrun_timeout is not None, f"{dag_id} has no dagrun_timeout"
         assert dag.max_active_runs == 1, f"{dag_id} allows concurrent runs"
         assert not dag.catchup, f"{dag_id} would catch up from its start date"
-        if dag.timetable.can_be_scheduled:
+        if isinstance(dag.timetable, AssetOrTimeSchedule):  # by arrival (telemetry): no windows to plan
+            assert dag.timetable.asset_condition is not None and "is_full_refresh" in dag.params, dag_id
+        elif dag.timetable.can_be_scheduled:
             assert isinstance(dag.timetable, CronDataIntervalTimetable), (
                 f"{dag_id} must use CronDataIntervalTimetable (a bare cron gives empty intervals)"
             )

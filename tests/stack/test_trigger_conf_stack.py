@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from cadence.config import PROJECT_ROOT
+
 from tests.support.stack import AirflowStack, free_port
 
 pytestmark = pytest.mark.stack

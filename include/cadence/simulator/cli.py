@@ -70,6 +70,13 @@ def seed(streams: list[str], days: float, until: datetime) -> dict[str, source.T
     }
 
 
+def _tick_telemetry(settings, until: datetime, history: timedelta) -> None:
+    """Game-client telemetry files for the `telemetry` DAG's landing area (cadence.telemetry.feed)."""
+    from cadence.telemetry import feed
+
+    print(f"telemetry: {feed.tick(settings, until, history)} files landed")
+
+
 def _print_summary(summaries: dict[str, source.TickSummary]) -> None:
     for s in summaries.values():
         if s.paused:
@@ -99,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "seed":
         days = settings.simulator.seed_days if args.days is None else args.days
-        _print_summary(seed(args.streams, days, args.until or datetime.now(UTC)))
+        until = args.until or datetime.now(UTC)
+        _print_summary(seed(args.streams, days, until))
+        _tick_telemetry(settings, until, timedelta(days=days))
         return 0
 
     hook = sources.source_hook(settings)
@@ -116,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         for stream in args.streams:  # a stream added since the simulation began starts with recent history
             source.start(hook, stream, until - timedelta(days=settings.simulator.seed_days))
         _print_summary({s: source.tick(hook, settings, s, until) for s in args.streams})
+        _tick_telemetry(settings, until, timedelta(hours=1))
         if args.command == "tick":
             return 0
         time.sleep(args.every)

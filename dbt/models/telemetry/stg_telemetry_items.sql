@@ -1,0 +1,54 @@
+{{ config(materialized='view') }}
+
+{#- The store items of each staged event, from the same delivery that won for the event. -#}
+{%- set lake = source('telemetry_bronze', 'telemetry_event_items') -%}
+
+with
+
+bronze as (
+
+    {% if cadence.lake_source_is_empty(lake) %}
+    {{ cadence.empty_select({
+        'event_id': dbt.type_string(), 'item_index': dbt.type_bigint(), 'sku': dbt.type_string(),
+        'category': dbt.type_string(), 'quantity': dbt.type_bigint(), 'price_usd': cadence.double_type(),
+        '_file': dbt.type_string(), '_line': dbt.type_bigint()}) }}
+    {% else %}
+    select * from {{ lake }}
+    {% endif %}
+
+),
+
+events as (
+
+    select * from {{ ref('stg_telemetry_events') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        bronze.event_id,
+        bronze.item_index,
+        events.user_id,
+
+        -- the event
+        events.event_type,
+        events.event_date,
+        events.event_time,
+
+        -- the item
+        bronze.sku,
+        bronze.category,
+        bronze.quantity,
+        cast(bronze.price_usd as {{ cadence.money_type() }}) as price_usd,
+        cast(bronze.price_usd as {{ cadence.money_type() }}) * bronze.quantity as amount_usd
+    from bronze
+    inner join events
+        on events.event_id = bronze.event_id
+        and events._file = bronze._file
+        and events._line = bronze._line
+
+)
+
+select * from final

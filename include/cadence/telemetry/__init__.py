@@ -1,0 +1,1 @@
+"""Game-client telemetry: uploads of nested JSON, the ingestion ledger, flattening to bronze."""
