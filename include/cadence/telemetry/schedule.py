@@ -7,7 +7,7 @@ collector does: the triggerer consumes the signal and the asset event starts a r
 make one run, which processes them all (the ledger decides what is new, never the event). In production
 (``trigger=pubsub``) GCS object notifications on the landing prefix go to Pub/Sub and the common-messaging
 ``MessageQueueTrigger`` (scheme ``google+pubsub``) turns each batch of messages into an asset event. Either
-way a cron fallback (``fallback_schedule``) runs anyway, so a missed notification delays a file, never loses it.
+way a cron fallback (``fallback_schedule``) runs anyway: a missed notification delays a file, never loses it.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def schedule(settings: Settings):
 
 
 def dag_kwargs(settings: Settings, doc_md: str | None) -> dict:
-    """The `telemetry` DAG's arguments: data-driven schedule, one run at a time, retries, full-refresh Param."""
+    """The `telemetry` DAG's arguments: data-driven schedule, one run at a time, retries, a refresh Param."""
     from airflow.sdk import Param
 
     from cadence.dag_defaults import START_DATE
