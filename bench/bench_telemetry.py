@@ -7,7 +7,8 @@ Ingest: the simulator writes a day of uploads once; the files are then landed ag
 other gzip headers (so the ledger takes each as new) until about ``--ingest`` events wait in the landing
 area, twice: as the clients upload them (~260 events a file, where the per-file cost of four Parquet
 writes dominates) and concatenated into one file per day (~27k events, a collector's batch); the timing
-covers :func:`cadence.telemetry.pipeline.ingest` as the land task runs it (list, read, checksum, gunzip, Arrow JSON parse, flatten, one Great Expectations run per table, Parquet writes, ledger),
+covers :func:`cadence.telemetry.pipeline.ingest` as the land task runs it (list, read, checksum,
+gunzip, Arrow JSON parse, flatten, one Great Expectations run per table, Parquet writes, ledger),
 after a warm-up that imports Great Expectations (~7 s, once per task process).
 
 Sessionize: ``--sessionize`` synthetic events (100k users over 7 days, Poisson-ish gaps) are written as one
