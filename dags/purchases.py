@@ -17,7 +17,7 @@ tick `is_full_refresh` to rebuild silver from the whole lake.
 """
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import dag, task
+from airflow.sdk import TriggerRule, dag, task
 from cadence.config import get_settings
 from cadence.orchestration import dag_kwargs, dbt_task_group
 
@@ -49,8 +49,16 @@ def purchases():
         wait_for_completion=False,
     )
 
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    def log_silver(**context) -> dict:
+        """Run-log record of the silver merge, success or failure (the next run merges from there)."""
+        from cadence.catch_up import record_dbt_group
+
+        return record_dbt_group(context, "purchases")
+
     silver = dbt_task_group(settings, "silver", select=["tag:purchases"], plan_task_id="land")
     land() >> silver >> check_spins_freshness() >> trigger_spins
+    silver >> log_silver()
 
 
 purchases()

@@ -67,9 +67,16 @@ def spins():
 
         return gold_inputs(context)
 
-    @task
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    def log_silver(**context) -> dict:
+        """Run-log record of the silver merge, success or failure (the next run merges from there)."""
+        from cadence.catch_up import record_dbt_group
+
+        return record_dbt_group(context, "spins_hourly")
+
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def log_gold(**context) -> dict:
-        """Run-log record for gold: built, and whether on stale purchases."""
+        """Run-log record for gold: built (and whether on stale purchases), or failed."""
         from cadence.orchestration import record_gold
 
         return record_gold(context)
@@ -79,6 +86,7 @@ def spins():
     gate = check_purchases_freshness()
     ready = build_gold()
     land() >> silver >> gate >> [trigger_purchases, ready]
+    silver >> log_silver()
     trigger_purchases >> catch_up_purchases >> ready >> gold >> log_gold()
 
 

@@ -111,8 +111,10 @@ def ingest(
 ) -> list[RunRecord]:
     """Land ``window`` in chunks of ``chunk`` (bounded memory); only the first chunk looks back."""
     from cadence.simulator.source import source_hook
+    from cadence.source_guard import require_source
 
     hook = source_hook(settings)
+    require_source(hook, settings.source_conn_id)
     records = []
     for index, part in enumerate(window.split(chunk)):
         record = ingest_window(settings, spec, part, lookback if index == 0 else timedelta(0), run_id, hook)

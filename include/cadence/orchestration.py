@@ -7,7 +7,7 @@ committed dbt manifest, so parsing a DAG file never runs dbt.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -239,22 +239,28 @@ def run_interval(context: dict, cadence: CadenceSettings) -> tuple[datetime, dat
 
 def land_for_run(source: str, cadence: CadenceSettings, context: dict) -> dict:
     """The ingest task body: plan the run, land its window(s), return the dbt window and the counts."""
-    from cadence import ingest, sources
+    from cadence import catch_up, containment, ingest, sources
     from cadence.config import get_settings
 
     settings = get_settings()
     plan = plan_run(context["params"], *run_interval(context, cadence), cadence, settings)
     chunk = cadence.backfill_chunk if plan.is_backfill else plan.window.end - plan.window.start
+    # Bad bronze files go aside first (their windows are then re-landed); a scheduled run catches up.
+    contained = containment.contain(settings, source, plan.window, everything=plan.is_full_refresh, context=context)
+    landing = plan.window if plan.is_backfill else catch_up.land_window(settings, source, plan.window)
     records = ingest.ingest(
         settings,
         sources.get_spec(source, settings),
-        plan.window,
+        landing,
         lookback=plan.lookback,
         chunk=chunk,
         run_id=context["run_id"],
     )
+    catch_up.supersede(settings, source, landing, context["run_id"])
+    merging = landing if plan.is_backfill else catch_up.merge_window(settings, source, landing)
     return {
-        **plan.dbt_vars(),
+        **replace(plan, window=merging).dbt_vars(),
+        "quarantined_files": len(contained),
         "is_backfill": plan.is_backfill,
         "is_full_refresh": plan.is_full_refresh,
         **ingest.summarize(records),
@@ -405,9 +411,11 @@ def gold_inputs(context: dict) -> dict:
 
 def record_gold(context: dict) -> dict:
     """One run-log record for the gold build of this window, saying whether purchases were stale."""
-    from cadence import lake
+    from cadence import catch_up, lake
     from cadence.config import get_settings
 
+    if catch_up.group_outcome(context, "gold") != catch_up.SUCCESS:  # recorded failed, then re-raised
+        return catch_up.record_dbt_group(context, "spins_hourly", "gold")
     settings = get_settings()
     window = _landed_window(context)
     inputs = context["ti"].xcom_pull(task_ids=BUILD_GOLD_TASK)
@@ -421,4 +429,5 @@ def record_gold(context: dict) -> dict:
         "note": inputs["purchases_freshness"],
     }
     lake.write_json(lake.run_log_path(settings, "gold", window), record)
+    catch_up.supersede(settings, "gold", window, context["run_id"])
     return record
