@@ -67,14 +67,14 @@ def spins():
 
         return gold_inputs(context)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS, retries=0)
     def log_silver(**context) -> dict:
         """Run-log record of the silver merge, success or failure (the next run merges from there)."""
         from cadence.catch_up import record_dbt_group
 
         return record_dbt_group(context, "spins_hourly")
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS, retries=0)
     def log_gold(**context) -> dict:
         """Run-log record for gold: built (and whether on stale purchases), or failed."""
         from cadence.orchestration import record_gold
@@ -85,9 +85,11 @@ def spins():
     gold = dbt_task_group(settings, "gold", select=["tag:gold"], plan_task_id="land")
     gate = check_purchases_freshness()
     ready = build_gold()
-    land() >> silver >> gate >> [trigger_purchases, ready]
-    silver >> log_silver()
-    trigger_purchases >> catch_up_purchases >> ready >> gold >> log_gold()
+    landed = land()
+    landed >> silver >> gate >> [trigger_purchases, ready]
+    [landed, silver] >> log_silver()  # runs when land succeeded, whatever silver did
+    trigger_purchases >> catch_up_purchases >> ready >> gold
+    [ready, gold] >> log_gold()  # runs when gold was started, whatever it did
 
 
 spins()

@@ -186,7 +186,9 @@ def group_outcome(context: dict, group_id: str) -> str | None:
     return FAILED if "failed" in values else None
 
 
-def record_dbt_group(context: dict, source: str, group_id: str = "silver", land_task_id: str = "land") -> dict:
+def record_dbt_group(
+    context: dict, source: str, group_id: str = "silver", land_task_id: str = "land"
+) -> dict:
     """Task body after a dbt task group, whatever its outcome (trigger rule ALL_DONE): one run-log record
     for the window the group processed. A failure is recorded, then re-raised (never retried: the group
     failed already), so a run whose group failed never ends green."""

@@ -60,6 +60,7 @@ def ingest_window(
 ) -> RunRecord:
     """Land one window: rows whose change time is in [window.start - lookback, window.end)."""
     from cadence.simulator.source import source_hook
+    from cadence.source_guard import require_source
 
     hook = hook or source_hook(settings)
     record = RunRecord(
@@ -72,6 +73,7 @@ def ingest_window(
     )
     clock = time.monotonic()
     try:
+        require_source(hook, settings.source_conn_id)  # SQLite would create a missing file empty
         raw = sources.extract(hook, spec, record.extract_start, window.end)
         result = quality.validate(raw, spec.name, spec.rules)
         bronze = sources.to_bronze(result.valid, spec, window.start, window.end)
@@ -111,10 +113,8 @@ def ingest(
 ) -> list[RunRecord]:
     """Land ``window`` in chunks of ``chunk`` (bounded memory); only the first chunk looks back."""
     from cadence.simulator.source import source_hook
-    from cadence.source_guard import require_source
 
     hook = source_hook(settings)
-    require_source(hook, settings.source_conn_id)
     records = []
     for index, part in enumerate(window.split(chunk)):
         record = ingest_window(settings, spec, part, lookback if index == 0 else timedelta(0), run_id, hook)

@@ -12,17 +12,16 @@ stack in a temporary home on another port for tests and benchmarks.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from cadence import processes
 from cadence.config import PROJECT_ROOT, Settings, get_settings, load_settings
 
 HOME = Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
@@ -57,6 +56,10 @@ def _secret(name: str, home: Path = HOME) -> str:
 # after sqlite3's default 5 s (seen once under load: a REST trigger lost to a 7 s task-state update).
 SQLITE_CONNECT_ARGS = {"timeout": 30}
 
+# Seconds without a task heartbeat (sent every 5 s) before the scheduler fails the task; detection runs
+# every 5 s, so a dead supervisor is seen within 50 s.
+HEARTBEAT_TIMEOUT = 45
+
 
 def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | None = None) -> dict[str, str]:
     """The Airflow configuration of the local stack, as environment variables for every process.
@@ -81,6 +84,9 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret("jwt_secret", home),
         "AIRFLOW__API__SECRET_KEY": _secret("api_secret", home),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+        # A task whose supervisor died (killed, machine slept) is failed within a minute, not after 5.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "DO_NOT_TRACK": "1",
         "SCARF_NO_ANALYTICS": "true",
@@ -148,16 +154,8 @@ def seed_source() -> None:
 
 
 def _running() -> dict[str, int]:
-    if not PIDS.exists():
-        return {}
-    alive = {}
-    for name, pid in json.loads(PIDS.read_text()).items():
-        try:
-            os.kill(pid, 0)
-            alive[name] = pid
-        except ProcessLookupError:
-            pass
-    return alive
+    """The recorded services still alive, by name."""
+    return {name: entry["pid"] for name, entry in processes.read(PIDS).items() if processes.is_alive(entry)}
 
 
 def wait_for_health(port: int = PORT, timeout: float = 120) -> bool:
@@ -176,15 +174,24 @@ def wait_for_health(port: int = PORT, timeout: float = 120) -> bool:
 
 
 def up() -> int:
-    if _running():
-        print(f"already running: {', '.join(_running())}; http://localhost:{PORT}  (make down to stop)")
+    recorded, running = processes.read(PIDS), _running()
+    if set(running) == set(SERVICES):
+        print(f"already running: {', '.join(running)}; http://localhost:{PORT}  (make down to stop)")
         return 0
+    dead = {name: recorded[name] for name in recorded if name not in running}
+    if dead:  # what a dead service left behind (orphaned workers, a log server on its port) goes first
+        processes.stop(list(dead.values()))
+        print(f"restarting {', '.join(dead)} (not running); still running: {', '.join(running) or 'nothing'}")
     prepare()
     seed_source()
     logs = HOME / "logs"
-    processes = start_services(SERVICES, {**os.environ, **airflow_environment()}, logs)
-    PIDS.write_text(json.dumps({name: process.pid for name, process in processes.items()}))
-    print("starting " + ", ".join(SERVICES) + f" (logs in {logs}) …")
+    missing = {name: command for name, command in SERVICES.items() if name not in running}
+    started = start_services(missing, {**os.environ, **airflow_environment()}, logs)
+    recorded = {name: recorded[name] for name in running} | {
+        name: processes.started(process.pid) for name, process in started.items()
+    }
+    processes.write(PIDS, recorded)
+    print("starting " + ", ".join(missing) + f" (logs in {logs}) …")
     if not wait_for_health():
         print(f"Airflow did not become healthy in time; see {logs}/api-server.log", file=sys.stderr)
         return 1
@@ -217,17 +224,15 @@ def start_services(
 
 
 def down() -> int:
+    """Stop every process the stack started: services, their workers and log servers, task processes
+    (SIGTERM, then SIGKILL after a grace period)."""
+    recorded = processes.read(PIDS)
     running = _running()
-    for pid in running.values():
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while _running() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    for pid in _running().values():
-        os.killpg(pid, signal.SIGKILL)
+    killed = processes.stop(list(recorded.values()))
     PIDS.unlink(missing_ok=True)
     print(f"stopped: {', '.join(running) or 'nothing was running'}")
+    if killed:
+        print(f"  ({len(killed)} process(es) ignored SIGTERM and were killed: {killed})")
     return 0
 
 
