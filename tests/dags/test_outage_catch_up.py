@@ -3,7 +3,8 @@ unreachable), and a truncated bronze file, through real dag.test() runs of the p
 
 After each outage every source row is in silver (checked against an independent pandas reading of the
 source) and pipeline health (dbt ops.pipeline_health) is green, and only then: during the outage it alerts.
-One timeline shares the runs, so the module stays cheap (~20 small runs).
+One timeline shares the runs (14 small runs, 13 health builds): about 3 minutes on an idle 2-core
+machine, the price of six real outages.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def test_outages_in_land_and_silver_are_caught_up_and_a_bad_file_is_contained(
             timeline.source_down(False)
             timeline.tick()
             timeline.source_down(True)
-            if window in (1, length):  # runs at the first and last window; between, none ran at all
+            if window == 1:  # the first window's run fails; then the scheduler was down too: no runs
                 dag_run = timeline.run()
                 assert dag_run.state == "failed" and states(dag_run)["land"] == "failed"
                 assert states(dag_run)["log_silver"] == "upstream_failed"
@@ -162,7 +163,7 @@ def test_outages_in_land_and_silver_are_caught_up_and_a_bad_file_is_contained(
         timeline.warehouse_down(True)
         for window in range(1, length + 1):
             timeline.tick()
-            if window in (1, length):
+            if window == 1:
                 dag_run = timeline.run()
                 run_states = states(dag_run)
                 assert dag_run.state == "failed" and run_states["land"] == "success", run_states

@@ -80,7 +80,7 @@ def test_up_restarts_a_dead_scheduler_and_down_stops_every_process(local_stack):
     pids = local_stack.pids()
     scheduler = pids["scheduler"]
     old_group = [p.pid for p in group(scheduler)]
-    local_stack.seen.update(old_group, *(p.pid for pid in pids.values() for p in group(pid)))
+    local_stack.seen.update(p.pid for pid in pids.values() for p in group(pid))
     assert len(old_group) >= 3, old_group  # the scheduler, its LocalExecutor workers, serve-logs
 
     os.kill(scheduler, signal.SIGKILL)  # the scheduler dies; its workers and log server live on
