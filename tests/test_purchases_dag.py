@@ -60,9 +60,9 @@ def silver(settings) -> pd.DataFrame:
 
 
 def run_log(settings) -> list[dict]:
-    return [
-        json.loads(p.read_text()) for p in sorted((settings.data_dir / "lake/ops/run_log").rglob("*.json"))
-    ]
+    """The ingest records (silver has its own job, ``purchases_silver``)."""
+    folder = settings.data_dir / "lake/ops/run_log/purchases"
+    return [json.loads(p.read_text()) for p in sorted(folder.rglob("*.json"))]
 
 
 def lake_files(settings) -> dict[str, bytes]:

@@ -239,11 +239,16 @@ def run_interval(context: dict, cadence: CadenceSettings) -> tuple[datetime, dat
 
 def land_for_run(source: str, cadence: CadenceSettings, context: dict) -> dict:
     """The ingest task body: plan the run, land its window(s), return the dbt window and the counts."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     from cadence import catch_up, containment, ingest, sources
     from cadence.config import get_settings
 
     settings = get_settings()
-    plan = plan_run(context["params"], *run_interval(context, cadence), cadence, settings)
+    try:
+        plan = plan_run(context["params"], *run_interval(context, cadence), cadence, settings)
+    except RunConfError as error:  # the conf will not change: fail now, never retry
+        raise AirflowFailException(str(error)) from None
     chunk = cadence.backfill_chunk if plan.is_backfill else plan.window.end - plan.window.start
     # Bad bronze files go aside first (their windows are then re-landed); a scheduled run catches up.
     contained = containment.contain(
