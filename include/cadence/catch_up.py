@@ -116,6 +116,13 @@ def land_window(settings: Settings, job: str, window: Window) -> Window:
     return widened
 
 
+def chunk_size(window: Window, interval: timedelta, backfill_chunk: timedelta) -> timedelta:
+    """The windows a catch-up lands: the cadence's own (each replaces its failed record by name) while
+    the gap is at most one backfill chunk; backfill-sized chunks for a longer one, so a day-long outage is
+    one task of minutes, not hundreds of windows (the failed records it covers are then superseded)."""
+    return interval if window.end - window.start <= backfill_chunk else backfill_chunk
+
+
 def merge_window(settings: Settings, source: str, landed: Window) -> Window:
     """The window dbt processes: from where silver (and, for spins, gold) last succeeded, or where this run
     landed if earlier, widened to whole bronze batches, since dbt selects batches lying entirely inside it."""

@@ -249,12 +249,17 @@ def land_for_run(source: str, cadence: CadenceSettings, context: dict) -> dict:
         plan = plan_run(context["params"], *run_interval(context, cadence), cadence, settings)
     except RunConfError as error:  # the conf will not change: fail now, never retry
         raise AirflowFailException(str(error)) from None
-    chunk = cadence.backfill_chunk if plan.is_backfill else plan.window.end - plan.window.start
     # Bad bronze files go aside first (their windows are then re-landed); a scheduled run catches up.
     contained = containment.contain(
         settings, source, plan.window, everything=plan.is_full_refresh, context=context
     )
     landing = plan.window if plan.is_backfill else catch_up.land_window(settings, source, plan.window)
+    interval = plan.window.end - plan.window.start
+    chunk = (
+        cadence.backfill_chunk
+        if plan.is_backfill
+        else catch_up.chunk_size(landing, interval, cadence.backfill_chunk)
+    )
     records = ingest.ingest(
         settings,
         sources.get_spec(source, settings),

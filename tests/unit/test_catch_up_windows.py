@@ -99,3 +99,9 @@ def test_an_unreadable_bronze_file_is_moved_aside_and_its_window_marked_failed(c
         f"purchases_{bad.label}": "failed",
     }
     assert catch_up.resume_point(cadence_env, "purchases", T) == bad.start  # so it is re-landed
+
+
+def test_a_long_gap_is_landed_in_backfill_chunks_a_short_one_window_by_window():
+    hour = timedelta(hours=1)
+    assert catch_up.chunk_size(Window(T - 12 * FIVE, T), FIVE, hour) == FIVE
+    assert catch_up.chunk_size(Window(T - 13 * FIVE, T), FIVE, hour) == hour
