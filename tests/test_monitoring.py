@@ -271,7 +271,13 @@ def test_a_stopped_job_a_failed_run_and_a_never_run_job_are_reported(cadence_env
     assert monitoring_cli("health", "--at", CHECK_AT.isoformat()) == 1  # no run log at all yet
     health = warehouse_query(settings, "select job, check_name, status from ops.pipeline_health")
     freshness = health[health["check_name"] == "freshness"].set_index("job")["status"]
-    assert set(freshness) == {"gold", "purchases", "purchases_silver", "spins_hourly", "spins_hourly_silver"}
+    assert set(freshness.index) == {
+        "gold",
+        "purchases",
+        "purchases_silver",
+        "spins_hourly",
+        "spins_hourly_silver",
+    }
     assert set(freshness.values) == {"never_ran"}
 
     stopped = CHECK_AT - timedelta(hours=12)
