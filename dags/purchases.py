@@ -49,7 +49,7 @@ def purchases():
         wait_for_completion=False,
     )
 
-    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS, retries=0)
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def log_silver(**context) -> dict:
         """Run-log record of the silver merge, success or failure (the next run merges from there)."""
         from cadence.catch_up import record_dbt_group

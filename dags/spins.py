@@ -67,14 +67,14 @@ def spins():
 
         return gold_inputs(context)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS, retries=0)
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def log_silver(**context) -> dict:
         """Run-log record of the silver merge, success or failure (the next run merges from there)."""
         from cadence.catch_up import record_dbt_group
 
         return record_dbt_group(context, "spins_hourly")
 
-    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS, retries=0)
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def log_gold(**context) -> dict:
         """Run-log record for gold: built (and whether on stale purchases), or failed."""
         from cadence.orchestration import record_gold

@@ -92,7 +92,7 @@ def test_an_unreadable_bronze_file_is_moved_aside_and_its_window_marked_failed(c
     bad_path = cadence_env.data_dir / "lake/bronze/purchases/dt=2026-03-10" / f"purchases_{bad.label}.parquet"
     bad_path.write_bytes(bad_path.read_bytes()[:40])
     moved = containment.contain(cadence_env, "purchases", Window(T, T + FIVE))
-    assert [m["file"] for m in moved] == [bad_path.as_uri()] and not bad_path.exists()
+    assert [m["file"] for m in moved] == [f"file://{bad_path}"] and not bad_path.exists()
     assert "magic bytes" in moved[0]["reason"].lower() or "parquet" in moved[0]["reason"].lower()
     assert statuses(cadence_env, "purchases") == {
         f"purchases_{good.label}": "success",
