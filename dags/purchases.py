@@ -17,7 +17,7 @@ tick `is_full_refresh` to rebuild silver from the whole lake.
 """
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import dag, task
+from airflow.sdk import TriggerRule, dag, task
 from cadence.config import get_settings
 from cadence.dag_defaults import dag_kwargs
 from cadence.dbt_group import dbt_task_group
@@ -63,6 +63,16 @@ def purchases():
         wait_for_completion=False,
     )
     landed >> silver >> trigger >> trigger_spins
+
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
+    def log_silver(landed: dict, run_id=None) -> dict:
+        """Run-log record of the silver merge, success or failure (the next run merges from there)."""
+        from cadence.catch_up import group_states, record_dbt_group
+        from cadence.config import get_settings
+
+        return record_dbt_group(get_settings(), "purchases", "silver", landed, group_states("silver"), run_id)
+
+    silver >> log_silver(landed)  # runs when land succeeded, whatever silver did
 
 
 purchases()

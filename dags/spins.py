@@ -57,13 +57,14 @@ def spins():
 
         return gold_inputs(get_settings(), landed, freshness)
 
-    @task
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def log_gold(landed: dict, inputs: dict, run_id=None) -> dict:
-        """Run-log record for gold: built, and whether on stale purchases."""
+        """Run-log record for gold: built (and whether on stale purchases), or failed."""
+        from cadence.catch_up import group_states
         from cadence.config import get_settings
         from cadence.cross_cadence import record_gold
 
-        return record_gold(get_settings(), landed, inputs, run_id)
+        return record_gold(get_settings(), landed, inputs, run_id, group_states("gold"))
 
     landed = land()
     silver = dbt_task_group(settings, "silver", select=["tag:spins"], window=landed)
@@ -91,11 +92,23 @@ def spins():
 
         return snapshot.publish(settings)
 
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
+    def log_silver(landed: dict, run_id=None) -> dict:
+        """Run-log record of the silver merge, success or failure (the next run merges from there)."""
+        from cadence.catch_up import group_states, record_dbt_group
+        from cadence.config import get_settings
+
+        return record_dbt_group(
+            get_settings(), "spins_hourly", "silver", landed, group_states("silver"), run_id
+        )
+
     # A branch's return value is not an XCom (it ends by skipping), so gold reads the gate's verdict; when
     # the gate never ran (silver failed), that XCom is missing and gold is not built.
     ready = build_gold(landed, gate["freshness"])
     landed >> silver >> gate >> [trigger_purchases, ready]
-    trigger_purchases >> catch_up_purchases >> ready >> gold >> log_gold(landed, ready) >> publish_dashboard()
+    silver >> log_silver(landed)  # runs when land succeeded, whatever silver did
+    trigger_purchases >> catch_up_purchases >> ready >> gold
+    gold >> log_gold(landed, ready) >> publish_dashboard()  # log_gold runs whatever gold did
 
 
 spins()

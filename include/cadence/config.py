@@ -157,6 +157,26 @@ class TriggerSettings(_Section):
     poke_interval: timedelta = Field(default=timedelta(seconds=15), description="deferred wait polling")
 
 
+class CatchUpSettings(_Section):
+    """How far back a scheduled run looks for windows its job has not yet processed (outage catch-up).
+
+    A scheduled run lands from where its source last landed successfully and merges silver from where
+    silver last merged successfully, at most ``horizon`` back; older gaps need a backfill (the task logs
+    them).
+    """
+
+    horizon: timedelta = Field(
+        default=timedelta(days=1), description="longest outage a scheduled run catches up by itself"
+    )
+
+    @field_validator("horizon")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be greater than zero")
+        return value
+
+
 class SimulatorSettings(_Section):
     """The game backend simulator: population, volumes and the rates of realistic imperfections."""
 
@@ -338,7 +358,9 @@ class MonitoringSettings(_Section):
     job_cadences: dict[str, timedelta] = Field(
         default={
             "purchases": timedelta(minutes=5),
+            "purchases_silver": timedelta(minutes=5),
             "spins_hourly": timedelta(hours=1),
+            "spins_hourly_silver": timedelta(hours=1),
             "gold": timedelta(hours=1),
         },
         description="run-log jobs pipeline health expects, with how often each lands a window",
@@ -457,6 +479,7 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = MonitoringSettings()
     mmp_cadence: MmpCadence = MmpCadence()
     triggers: TriggerSettings = TriggerSettings()
+    catch_up: CatchUpSettings = CatchUpSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     quality: QualitySettings = QualitySettings()
     mmp: MmpSettings = MmpSettings()

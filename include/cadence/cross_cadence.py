@@ -98,8 +98,13 @@ def gold_inputs(settings: Settings, landed: dict, gate_verdict: str | None) -> d
     return {"purchases_stale": purchases.is_stale, "purchases_freshness": purchases.describe()}
 
 
-def record_gold(settings: Settings, landed: dict, inputs: dict, run_id: str) -> dict:
-    """One run-log record for the gold build of this window, saying whether purchases were stale."""
+def record_gold(settings: Settings, landed: dict, inputs: dict, run_id: str, states: list[str]) -> dict:
+    """One run-log record for the gold build of this window, saying whether purchases were stale; a failed
+    gold build is recorded as failed and fails the task (``states``: the gold task group's)."""
+    from cadence import catch_up
+
+    if catch_up.group_outcome(states) != catch_up.SUCCESS:
+        return catch_up.record_dbt_group(settings, "spins_hourly", "gold", landed, states, run_id)
     window = _landed_window(landed)
     record = RunRecord(
         "gold",
@@ -112,4 +117,6 @@ def record_gold(settings: Settings, landed: dict, inputs: dict, run_id: str) -> 
             "note": inputs["purchases_freshness"],
         },
     )
-    return record.write(settings)
+    written = record.write(settings)
+    catch_up.supersede(settings, "gold", window, run_id)
+    return written

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cadence import docs, lake, quality, sources
@@ -29,12 +30,15 @@ def ingest_window(
     hook=None,
 ) -> RunRecord:
     """Land one window: rows whose change time is in [window.start - lookback, window.end)."""
+    from cadence.source_guard import require_source
+
     hook = hook or sources.source_hook(settings)
     record = RunRecord.landing(
         spec.name, window, extract_start=window.start - lookback, run_id=run_id, started_at=datetime.now(UTC)
     )
     clock = time.monotonic()
     try:
+        require_source(hook, settings.source_conn_id)  # SQLite would create a missing file empty
         raw = sources.extract(hook, spec, record.extract_start, window.end)
         result = quality.validate(raw, spec.name, spec.rules)
         docs.publish_validation(settings, spec.name, window, result.gx_result)
@@ -91,21 +95,35 @@ def ingest(
 
 def land_for_run(source: str, cadence: CadenceSettings, run: RunContext) -> dict:
     """A cadence's land task: plan the run, land its window(s); the dbt window and counts (its XCom)."""
+    from cadence import catch_up, containment
     from cadence.config import get_settings
 
     settings = get_settings()
-    plan = run.plan(cadence, settings)
-    chunk = cadence.backfill_chunk if plan.is_backfill else plan.window.end - plan.window.start
+    plan = run.plan(cadence, settings)  # bad conf: RunConfError fails the task at once, never retried
+    # Bad bronze files go aside first (their windows are then re-landed); a scheduled run catches up.
+    contained = containment.contain(
+        settings, source, plan.window, everything=plan.is_full_refresh, run_id=run.run_id
+    )
+    landing = plan.window if plan.is_backfill else catch_up.land_window(settings, source, plan.window)
+    interval = plan.window.end - plan.window.start
+    chunk = (
+        cadence.backfill_chunk
+        if plan.is_backfill
+        else catch_up.chunk_size(landing, interval, cadence.backfill_chunk)
+    )
     records = ingest(
         settings,
         sources.get_spec(source, settings),
-        plan.window,
+        landing,
         lookback=plan.lookback,
         chunk=chunk,
         run_id=run.run_id,
     )
+    catch_up.supersede(settings, source, landing, run.run_id)
+    merging = landing if plan.is_backfill else catch_up.merge_window(settings, source, landing)
     return {
-        **plan.dbt_vars(),
+        **replace(plan, window=merging).dbt_vars(),
+        "quarantined_files": len(contained),
         "is_backfill": plan.is_backfill,
         "is_full_refresh": plan.is_full_refresh,
         **summarize(records),

@@ -12,17 +12,16 @@ same stack in a temporary home on another port for tests and benchmarks.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from cadence import processes
 from cadence.config import PROJECT_ROOT, Settings, get_settings, load_settings
 
 HOME = Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
@@ -79,6 +78,10 @@ def _secret(name: str, home: Path = HOME) -> str:
 # after sqlite3's default 5 s (seen once under load: a REST trigger lost to a 7 s task-state update).
 SQLITE_CONNECT_ARGS = {"timeout": 30}
 
+# Seconds without a task heartbeat (sent every 5 s) before the scheduler fails the task; detection runs
+# every 5 s, so a dead supervisor is seen within 50 s.
+HEARTBEAT_TIMEOUT = 45
+
 
 #: What keeps the local stack small (bench/bench_memory.py measures it): LocalExecutor forks `parallelism`
 #: worker processes up front and each running task adds a supervisor and a task process, so two are
@@ -122,6 +125,9 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret("jwt_secret", home),
         "AIRFLOW__API__SECRET_KEY": _secret("api_secret", home),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+        # A task whose supervisor died (killed, machine slept) is failed within a minute, not after 5.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "DO_NOT_TRACK": "1",
         "SCARF_NO_ANALYTICS": "true",
@@ -187,16 +193,8 @@ def seed_source() -> None:
 
 
 def _running() -> dict[str, int]:
-    if not PIDS.exists():
-        return {}
-    alive = {}
-    for name, pid in json.loads(PIDS.read_text()).items():
-        try:
-            os.kill(pid, 0)
-            alive[name] = pid
-        except ProcessLookupError:
-            pass
-    return alive
+    """The recorded services still alive, by name."""
+    return {name: entry["pid"] for name, entry in processes.read(PIDS).items() if processes.is_alive(entry)}
 
 
 def wait_for_health(port: int = PORT, timeout: float = 120) -> bool:
@@ -239,9 +237,14 @@ def _ui_url() -> str:
 
 def up() -> int:
     url = _ui_url()
-    if _running():
-        print(f"already running: {', '.join(_running())}; {url}  (make down to stop)")
+    recorded, running = processes.read(PIDS), _running()
+    if set(running) == set(SERVICES):
+        print(f"already running: {', '.join(running)}; {url}  (make down to stop)")
         return 0
+    dead = {name: recorded[name] for name in recorded if name not in running}
+    if dead:  # what a dead service left behind (orphaned workers, a log server on its port) goes first
+        processes.stop(list(dead.values()))
+        print(f"restarting {', '.join(dead)} (not running); still running: {', '.join(running) or 'nothing'}")
     for name, value in LIVE_FEED.items():
         os.environ.setdefault(name, value)
     print("1/4 preparing the Airflow home (metadata DB, connections, pool) …", flush=True)
@@ -249,7 +252,8 @@ def up() -> int:
     print("2/4 seeding the source database with recent history …", flush=True)
     seed_source()
     logs = HOME / "logs"
-    rotate_logs(logs, SERVICES)
+    missing = {name: command for name, command in SERVICES.items() if name not in running}
+    rotate_logs(logs, missing)
     service_env = {**os.environ, **airflow_environment()}
     service_env.pop("AIRFLOW__LOGGING__LOGGING_LEVEL", None)  # `up` itself is quiet; the services are not
     service_env.update({k: v for k, v in _QUIET_SAVED.items() if v is not None})
@@ -257,18 +261,22 @@ def up() -> int:
 
     first = not first_run.already_done(HOME)
     # On the first start the scheduler starts after the history backfills are queued (cadence.first_run).
-    later = ("scheduler",) if first else ()
-    processes = start_services({k: v for k, v in SERVICES.items() if k not in later}, service_env, logs)
-    PIDS.write_text(json.dumps({name: process.pid for name, process in processes.items()}))
-    print(f"3/4 starting {', '.join(SERVICES)} (logs in {logs}) …", flush=True)
+    later = ("scheduler",) if first and "scheduler" in missing else ()
+
+    def start(names) -> None:
+        started = start_services({name: missing[name] for name in names}, service_env, logs)
+        recorded.update({name: processes.started(process.pid) for name, process in started.items()})
+        processes.write(PIDS, {name: pid for name, pid in recorded.items() if name in SERVICES})
+
+    start([name for name in missing if name not in later])
+    print(f"3/4 starting {', '.join(missing)} (logs in {logs}) …", flush=True)
     if not wait_for_health():
         print(f"Airflow did not become healthy in time; see {logs}/api-server.log", file=sys.stderr)
         return 1
     password, _ = admin_password()
     backfills = _first_run(url, password) if first else ""
     if later:
-        processes.update(start_services({k: SERVICES[k] for k in later}, service_env, logs))
-        PIDS.write_text(json.dumps({name: process.pid for name, process in processes.items()}))
+        start(later)
     login = (
         f"{USERNAME} / {password}   (generated now, kept in {HOME / PASSWORDS_FILE})"
         if generated
@@ -330,17 +338,15 @@ def start_services(
 
 
 def down() -> int:
+    """Stop every process the stack started: services, their workers and log servers, task processes
+    (SIGTERM, then SIGKILL after a grace period)."""
+    recorded = processes.read(PIDS)
     running = _running()
-    for pid in running.values():
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while _running() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    for pid in _running().values():
-        os.killpg(pid, signal.SIGKILL)
+    killed = processes.stop(list(recorded.values()))
     PIDS.unlink(missing_ok=True)
     print(f"stopped: {', '.join(running) or 'nothing was running'}")
+    if killed:
+        print(f"  ({len(killed)} process(es) ignored SIGTERM and were killed: {killed})")
     return 0
 
 

@@ -41,7 +41,7 @@ def test_backfill_matches_an_independent_pandas_computation(backfilled):
     source = source_frame(settings)
     reasons = expected_reasons(source)
 
-    records = run_log(settings)
+    records = run_log(settings, "purchases")
     assert len(records) == 48 and all(r["status"] == "success" for r in records)  # 2 days in hourly chunks
     assert sum(r["rows_extracted"] for r in records) == len(source)
     assert sum(r["rows_quarantined"] for r in records) == (reasons != "").sum()
@@ -88,20 +88,20 @@ def test_rerunning_a_window_leaves_identical_files_and_tables(cadence_env, run_d
     seed_source(days=1)
     assert_green(run_dag("purchases", SIM_NOW))
     assert_scheduled_window_and_lookback(cadence_env)
-    files, table, log = lake_files(cadence_env), silver(cadence_env), run_log(cadence_env)
+    files, table, log = lake_files(cadence_env), silver(cadence_env), run_log(cadence_env, "purchases")
     assert files and len(table) > 0
     assert_green(run_dag("purchases", SIM_NOW))
     assert lake_files(cadence_env) == files
     pd.testing.assert_frame_equal(silver(cadence_env), table)
     strip = ("run_id", "started_at", "duration_s")
-    assert [{k: v for k, v in r.items() if k not in strip} for r in run_log(cadence_env)] == [
+    assert [{k: v for k, v in r.items() if k not in strip} for r in run_log(cadence_env, "purchases")] == [
         {k: v for k, v in r.items() if k not in strip} for r in log
     ]
 
 
 def assert_scheduled_window_and_lookback(cadence_env):
     """A scheduled window extracts its interval plus the lookback."""
-    (record,) = run_log(cadence_env)
+    (record,) = run_log(cadence_env, "purchases")
     start, end = pd.Timestamp(record["window_start"]), pd.Timestamp(record["window_end"])
     assert end - start == timedelta(minutes=5)
     assert pd.Timestamp(record["extract_start"]) == start - timedelta(minutes=10)

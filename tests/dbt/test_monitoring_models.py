@@ -141,7 +141,14 @@ def test_a_stopped_job_a_failed_run_and_a_never_run_job_are_reported(cadence_env
     assert monitoring_cli("health", "--at", CHECK_AT.isoformat()) == 1  # no run log at all yet
     health = warehouse_query(settings, "select job, check_name, status from ops.pipeline_health")
     freshness = health[health["check_name"] == "freshness"].set_index("job")["status"]
-    assert freshness.to_dict() == {"gold": "never_ran", "purchases": "never_ran", "spins_hourly": "never_ran"}
+    assert set(freshness.index) == {
+        "gold",
+        "purchases",
+        "purchases_silver",
+        "spins_hourly",
+        "spins_hourly_silver",
+    }
+    assert set(freshness.values) == {"never_ran"}
 
     stopped = CHECK_AT - timedelta(hours=12)
     write_run_log(settings, "purchases", stopped, hours=6, rows_extracted=50, rows_valid=50, rows_landed=50)
@@ -175,6 +182,6 @@ def test_a_stopped_job_a_failed_run_and_a_never_run_job_are_reported(cadence_env
     assert health.loc[("purchases", "quarantine"), "value"] == 0
     assert health.loc[("purchases", "last_run"), "status"] == "ok"
     message = slack[-1]
-    assert message.startswith("*[cadence ERROR] pipeline health as of 2026-03-10 00:00:00 UTC: 3 error(s), 1")
+    assert message.startswith("*[cadence ERROR] pipeline health as of 2026-03-10 00:00:00 UTC: 5 error(s), 1")
     for text in ("purchases freshness: stale", "gold freshness: never_ran", "last_run: last_run_failed"):
         assert text in message
