@@ -12,6 +12,7 @@ same stack in a temporary home on another port for tests and benchmarks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
