@@ -190,7 +190,7 @@ def group_outcome(states: list[str]) -> str | None:
 
 
 def group_states(group_id: str) -> list[str]:
-    """The states of the task group ``group_id`` in the running DAG run (from a task body, via the Task SDK)."""
+    """The states of task group ``group_id`` in the running DAG run (from a task body, via the Task SDK)."""
     from airflow.sdk import get_current_context
 
     ti = get_current_context()["ti"]
