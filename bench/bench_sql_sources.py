@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         from cadence import sources
         from cadence.config import get_settings
         from cadence.simulator import cli
-        from cadence.simulator.source import source_hook
+        from cadence.sources import source_hook
 
         with postgres_database("bench") as postgres, mariadb_database("bench") as mariadb:
             connections = {

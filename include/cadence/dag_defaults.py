@@ -94,7 +94,9 @@ def dag_kwargs(
             "owner": "cadence",
             "on_failure_callback": failure_alerts.task_failed,  # once a task failed for good
         },
-        "on_failure_callback": failure_alerts.run_failed,  # notifies a timed-out run
+        # Notifies a timed-out run. Scheduled cadences only: a DAG callback builds its context from the
+        # DAG's Params without the run's conf, which a required Param (the workbook's path) refuses.
+        "on_failure_callback": failure_alerts.run_failed if scheduled else None,
         "params": params if params is not None else window_params(),
         "tags": ["cadence", *tags],
         "doc_md": doc_md,

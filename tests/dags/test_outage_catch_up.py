@@ -52,9 +52,10 @@ class Timeline:
 
     def tick(self, windows: int = 1) -> None:
         from cadence.simulator import source
+        from cadence.sources import source_hook
 
         self.now += windows * WINDOW
-        source.tick(source.source_hook(self.settings), self.settings, "purchases", self.now)
+        source.tick(source_hook(self.settings), self.settings, "purchases", self.now)
 
     def run(self):
         return self.run_dag("purchases", self.now)

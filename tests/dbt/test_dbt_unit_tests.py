@@ -25,6 +25,11 @@ def test_every_dbt_unit_test_passes(cadence_env):
         finally:
             release_dbt_duckdb()
     assert result.success, result.exception
-    statuses = {r.node.unique_id: str(r.status) for r in result.result.results}
+    # the project's on-run-start hook (lake external tables, a no-op on DuckDB) reports as an operation
+    statuses = {
+        r.node.unique_id: str(r.status)
+        for r in result.result.results
+        if not r.node.unique_id.startswith("operation.")
+    }
     assert sum(uid.startswith("unit_test.") for uid in statuses) >= 5, statuses
     assert set(statuses.values()) == {"pass"}, statuses

@@ -260,7 +260,8 @@ def _assert_gold_matches(settings, step: str) -> tuple[pd.DataFrame, pd.DataFram
 
 @pytest.fixture
 def sourced(cadence_env):
-    from cadence.simulator.source import ensure_schema, source_hook
+    from cadence.simulator.source import ensure_schema
+    from cadence.sources import source_hook
 
     ensure_schema(source_hook(cadence_env))
     return cadence_env
