@@ -62,7 +62,7 @@ final as (
         visits.app_version,
         visits.country,
 
-        -- timestamps (UTC; event_time is on the server clock)
+        -- timestamps (UTC, event_time on the server clock)
         cast(ranked.event_time as {{ dbt.type_timestamp() }}) as event_time,
         cast(cast(ranked.event_time as {{ dbt.type_timestamp() }}) as date) as event_date,
         cast(ranked.client_ts as {{ dbt.type_timestamp() }}) as client_ts,
