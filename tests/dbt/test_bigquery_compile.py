@@ -198,7 +198,7 @@ def test_setup_creates_every_lake_table_as_valid_bigquery_ddl(offline_run):
     lake_sources = {
         f"`{s['schema']}`.`{s['identifier']}`"
         for s in manifest["sources"].values()
-        if s["source_name"].endswith("lake") or s["source_name"] == "bronze"
+        if s["meta"].get("bigquery_external") or s["config"].get("meta", {}).get("bigquery_external")
     }
     hooks = [n["raw_code"] for n in manifest["nodes"].values() if n["resource_type"] == "operation"]
     assert any("create_external_tables()" in hook for hook in hooks), "every dbt invocation sets them up"
