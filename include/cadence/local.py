@@ -67,12 +67,19 @@ def admin_password(home: Path = HOME) -> tuple[str, bool]:
     return password, True
 
 
-def _secret(name: str, home: Path = HOME) -> str:
+def _secret(name: str, home: Path = HOME, make=lambda: secrets.token_urlsafe(32)) -> str:
     """A per-install random secret kept in the Airflow home, so every process agrees on it."""
     path = home / f".{name}"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
     return path.read_text().strip()
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
 
 
 # Four Airflow processes share one SQLite file: a writer waits up to 30 s for the lock instead of failing
@@ -125,6 +132,9 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / PASSWORDS_FILE),
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret("jwt_secret", home),
         "AIRFLOW__API__SECRET_KEY": _secret("api_secret", home),
+        # Trigger kwargs (the telemetry AssetWatcher's) are encrypted by the dag-processor and decrypted by
+        # the triggerer: both must hold the same key, never one each.
+        "AIRFLOW__CORE__FERNET_KEY": _secret("fernet_key", home, _fernet_key),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
         # A task whose supervisor died (killed, machine slept) is failed within a minute, not after 5.
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
