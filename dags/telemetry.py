@@ -44,11 +44,11 @@ def telemetry():
         return land_for_run(context)
 
     @task(pool=warehouse_pool(settings))
-    def check_traffic(**context) -> dict:
+    def check_traffic(landed: dict) -> dict:
         """Notify the traffic alerts this run made known."""
         from cadence.telemetry.alerts import notify_task
 
-        return notify_task(context)
+        return notify_task(get_settings(), landed)
 
     @task(outlets=[sessions_asset()])
     def mark_modeled(landed: dict) -> int:
@@ -61,7 +61,7 @@ def telemetry():
     models = dbt_task_group(
         settings, "models", select=["path:models/telemetry"], window=landed, extra_vars=DBT_VARS
     )
-    landed >> models >> check_traffic() >> mark_modeled(landed)
+    landed >> models >> check_traffic(landed) >> mark_modeled(landed)
 
 
 telemetry()

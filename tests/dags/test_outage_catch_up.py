@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from tests.expected import silver_purchases
+from tests.support.expected import silver_purchases
 
 from tests.support.data import SIM_NOW, seed_source, source_frame, warehouse_query
 

@@ -33,18 +33,15 @@ def traffic_outcome(hook, start: str, end: str) -> Outcome:
     return Outcome("traffic", f"ingested {start} .. {end}", findings, summary)
 
 
-def notify_task(context: dict) -> dict:
-    """The `check_traffic` task: notify this run's traffic alerts (warn or error severity, from config)."""
+def notify_task(settings: Settings, landed: dict) -> dict:
+    """The `check_traffic` task: notify this run's traffic alerts (warn or error severity, from config);
+    ``landed`` is the land task's return value."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from cadence.config import get_settings
-
-    settings: Settings = get_settings()
-    landed = context["ti"].xcom_pull(task_ids="land")
     if not landed.get("window_start"):  # a full refresh: everything is new, nothing to single out
         return {"alerts": 0, "notified": []}
     outcome = traffic_outcome(warehouse_hook(settings), landed["window_start"], landed["window_end"])
-    channels = report(outcome, settings, context)
+    channels = report(outcome, settings)
     if outcome.errors:
         raise AirflowFailException(f"{outcome.title}\n{outcome.message()}")
     return {"alerts": len(outcome.findings), "notified": channels}
