@@ -14,9 +14,9 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from tests.support.expected import silver_purchases
 
 from tests.support.data import SIM_NOW, seed_source, source_frame, warehouse_query
+from tests.support.expected import silver_purchases
 
 pytestmark = pytest.mark.dags
 
