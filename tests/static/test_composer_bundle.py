@@ -30,6 +30,8 @@ COMPOSER_PROVIDES = {
     "pydantic",
     "google",
     "sqlalchemy",
+    "fastapi",  # Airflow 3's own API server framework (the dashboard plugin's routes)
+    "cryptography",  # Airflow's own dependency (Fernet)
 }
 # Only used off Composer: the embedded default's DuckDB warehouse and the test/dev tooling.
 LOCAL_ONLY = {"duckdb", "dbt_duckdb", "sqlglot", "httpx", "psutil"}
@@ -124,6 +126,9 @@ def test_dags_parse_from_the_bundle_and_cosmos_reads_the_manifest_from_the_data_
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "CADENCE_DBT_PROJECT_DIR": str(gcs_data / "dbt"), "CADENCE_WAREHOUSE": "bigquery",
         "CADENCE_LAKE_URL": "gs://cadence-lake/lake", "CADENCE_LAKE_CONN_ID": "google_cloud_default",
+        # on a gs:// lake telemetry arrivals come through Pub/Sub (GCS notifications), not a file watcher
+        "CADENCE_TELEMETRY__TRIGGER": "pubsub", "CADENCE_TELEMETRY__PUBSUB_PROJECT": "cadence-prod",
+        "CADENCE_TELEMETRY__PUBSUB_SUBSCRIPTION": "telemetry-landing",
     }  # fmt: skip
     result = subprocess.run([sys.executable, "-c", PARSE, str(dags)], capture_output=True, text=True,
                             env=environment, cwd=tmp_path)  # fmt: skip
