@@ -34,7 +34,7 @@ stored as (
     from {{ cadence.relation_or_empty(
         api.Relation.create(database=this.database, schema=this.schema, identifier='purchases'),
         cadence.silver_purchases_version_columns()) }} as silver_purchases
-    where transaction_id in (select transaction_id from landed)
+    where silver_purchases.transaction_id in (select landed.transaction_id from landed)
     {% if should_full_refresh() %}
         and 1 = 0
     {% endif %}

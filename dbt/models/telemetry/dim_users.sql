@@ -54,7 +54,7 @@ final as (
         lifetime.lifetime_sessions,
         lifetime.lifetime_events
     from lifetime
-    inner join ranked on ranked.user_id = lifetime.user_id and ranked.session_rank = 1
+    inner join ranked on lifetime.user_id = ranked.user_id and ranked.session_rank = 1
 
 )
 

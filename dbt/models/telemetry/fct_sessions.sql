@@ -28,7 +28,8 @@ events as (
 
 ),
 
-new_events as (
+-- read by incremental runs only (hence noqa ST03)
+new_events as (  -- noqa: ST03
 
     select user_id, event_time
     from events
@@ -119,7 +120,8 @@ sessions as (
 
     select
         -- ids
-        {{ dbt.hash(dbt.concat(["aggregated.user_id", "'|'", "cast(" ~ cadence.epoch_ms('aggregated.session_start') ~ " as " ~ dbt.type_string() ~ ")"])) }} as session_id,
+        {%- set start_ms = "cast(" ~ cadence.epoch_ms('aggregated.session_start') ~ " as " ~ dbt.type_string() ~ ")" %}
+        {{ dbt.hash(dbt.concat(["aggregated.user_id", "'|'", start_ms])) }} as session_id,
         aggregated.user_id,
 
         -- first-touch attributes of the session (its first event's visit)
@@ -134,7 +136,7 @@ sessions as (
         cast(aggregated.session_start as date) as session_date,
 
         -- measures
-        {{ dbt.datediff('aggregated.session_start', 'aggregated.session_end', 'millisecond') }} / 1000.0
+        {{ dbt.datediff('aggregated.session_start', 'aggregated.session_end', 'millisecond') }} / 1000.0  -- noqa: LT05
             as duration_s,
         aggregated.events,
         aggregated.screens,
@@ -143,8 +145,8 @@ sessions as (
         aggregated.last_ingested_at
     from aggregated
     inner join first_events
-        on first_events.user_id = aggregated.user_id
-        and first_events.session_number = aggregated.session_number
+        on aggregated.user_id = first_events.user_id
+        and aggregated.session_number = first_events.session_number
 
 ),
 

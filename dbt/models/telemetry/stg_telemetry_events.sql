@@ -73,7 +73,7 @@ final as (
         ranked._line,
         cast(ranked._ingested_at as {{ dbt.type_timestamp() }}) as _ingested_at
     from ranked
-    left join visits on visits.visit_id = ranked.visit_id
+    left join visits on ranked.visit_id = visits.visit_id
     where ranked.delivery_rank = 1
 
 )

@@ -45,9 +45,9 @@ final as (
         cast(bronze.price_usd as {{ cadence.money_type() }}) * bronze.quantity as amount_usd
     from bronze
     inner join events
-        on events.event_id = bronze.event_id
-        and events._file = bronze._file
-        and events._line = bronze._line
+        on bronze.event_id = events.event_id
+        and bronze._file = events._file
+        and bronze._line = events._line
 
 )
 

@@ -67,8 +67,8 @@ joined as (
         coalesce(server.backend_purchases, 0) as backend_purchases,
         coalesce(server.backend_revenue_usd, 0) as backend_revenue_usd
     from user_days
-    left join client on client.user_id = user_days.user_id and client.event_date = user_days.event_date
-    left join server on server.user_id = user_days.user_id and server.event_date = user_days.event_date
+    left join client on user_days.user_id = client.user_id and user_days.event_date = client.event_date
+    left join server on user_days.user_id = server.user_id and user_days.event_date = server.event_date
 
 ),
 

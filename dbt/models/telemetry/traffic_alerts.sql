@@ -20,7 +20,7 @@ minutes as (
 
     select
         *,
-        cast({{ cadence.epoch_ms('minute_start') }} / 60000 as {{ dbt.type_bigint() }}) as minute_number
+        cast({{ cadence.epoch_ms('minute_start') }} / 60000 as {{ dbt.type_bigint() }}) as minute_number  -- noqa: LT05
     from {{ ref('traffic_minutes') }}
 
 ),

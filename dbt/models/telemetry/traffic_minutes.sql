@@ -25,7 +25,8 @@ events as (
 
 ),
 
-changed_minutes as (
+-- read by incremental runs only (hence noqa ST03)
+changed_minutes as (  -- noqa: ST03
 
     select distinct minute_start
     from events

@@ -42,10 +42,10 @@ final as (
         d7.user_id is not null as returned_d7
     from user_days
     left join user_days as d1
-        on d1.user_id = user_days.user_id
+        on user_days.user_id = d1.user_id
         and d1.activity_date = {{ dbt.dateadd('day', 1, 'user_days.activity_date') }}
     left join user_days as d7
-        on d7.user_id = user_days.user_id
+        on user_days.user_id = d7.user_id
         and d7.activity_date = {{ dbt.dateadd('day', 7, 'user_days.activity_date') }}
 
 )
