@@ -82,11 +82,13 @@ def test_up_restarts_a_dead_scheduler_and_down_stops_every_process(local_stack):
     scheduler = pids["scheduler"]
     old_group = [p.pid for p in group(scheduler)]
     local_stack.seen.update(p.pid for pid in pids.values() for p in group(pid))
-    assert len(old_group) >= 3, old_group  # the scheduler, its LocalExecutor workers, serve-logs
+    # the scheduler and whatever LocalExecutor workers it forked (the stack starts no log server:
+    # --skip-serve-logs keeps it small)
+    assert scheduler in old_group, old_group
 
-    os.kill(scheduler, signal.SIGKILL)  # the scheduler dies; its workers and log server live on
+    os.kill(scheduler, signal.SIGKILL)  # the scheduler dies; any worker it forked lives on
     psutil.wait_procs([psutil.Process(scheduler)], timeout=10)
-    assert alive(old_group) and not _port_is_free(local_stack.worker_log_port)
+    assert scheduler not in alive(old_group)
 
     restarted = local_stack("up")
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
