@@ -119,9 +119,11 @@ def _who_reads(name: str, value: str) -> str | None:
             model = field.annotation
         return "cadence.config.Settings." + ".".join(path)
     if name.startswith("DBT_"):
+        built = {"manifest", "target", "logs", "dbt_packages"}  # dbt's output, not the project
         dbt_files = [
-            p for p in (ROOT / "dbt").rglob("*") if p.suffix in (".yml", ".sql") and "manifest" not in p.parts
-        ]
+            p for p in (ROOT / "dbt").rglob("*")
+            if p.suffix in (".yml", ".sql") and p.is_file() and not built & set(p.relative_to(ROOT).parts)
+        ]  # fmt: skip
         readers = [p for p in dbt_files if f"env_var('{name}'" in p.read_text()]
         return f"dbt ({readers[0].name})" if readers else None
     if name in IMAGE_ENTRYPOINT_VARIABLES:
