@@ -255,6 +255,11 @@ FAULT_CONF = {"backfill_start": (HOUR - timedelta(hours=3)).isoformat(),
 def purchases_run(stack, on_running=None) -> tuple[str, dict]:
     """One purchases backfill (FAULT_CONF) from an empty lake and warehouse; ``on_running(run_id)`` acts
     mid-run. Returns the run id and the resulting purchases lake files and silver table."""
+
+    def idle():  # a run still writing to the lake would leak into this one's result
+        return all(r["state"] != "running" for r in stack.runs("purchases"))
+
+    stack.wait_until(idle, RUN_TIMEOUT, poll=2, what="no purchases run left running")
     for run in stack.runs("spins"):  # catch-ups the empty lake provokes stay queued: spins is paused
         if run["state"] == "queued":
             stack.delete_run("spins", run["dag_run_id"])
