@@ -34,15 +34,18 @@ for variable in [v for v in os.environ if v.startswith("CADENCE_") and "__RETRIE
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
-    """Mark every test with its tier, the folder it lives in (tests/<tier>/...). The real-stack tier is one
-    xdist group: its stacks run one at a time on one worker (two at once on 2 cores starve each other)."""
+    """Mark every test with its tier, the folder it lives in (tests/<tier>/...), and its xdist group.
+
+    A module is a group (pytest-xdist runs it on one worker, so its module fixtures are built once);
+    the real-stack tier is one group: its stacks run one at a time (two at once on 2 cores starve each
+    other)."""
     root = Path(__file__).resolve().parent
     for item in items:
         parts = Path(item.fspath).resolve().relative_to(root).parts
         if parts and parts[0] in TIERS:
             item.add_marker(parts[0])
-            if parts[0] == "stack":
-                item.add_marker(pytest.mark.xdist_group("stack"))
+        group = "stack" if parts[0] == "stack" else "/".join(parts)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

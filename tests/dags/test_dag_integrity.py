@@ -6,8 +6,6 @@ import pytest
 
 from tests.support.dags import DAGS
 
-pytestmark = pytest.mark.xdist_group("dag_integrity")  # one DagBag for the module
-
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
 
 

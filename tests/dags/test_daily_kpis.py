@@ -20,8 +20,6 @@ from tests.support.dags import run_dag, task_states
 from tests.support.data import source_frame, warehouse_query
 from tests.support.environment import data_environment
 
-pytestmark = pytest.mark.xdist_group("daily_kpis")  # module fixture: built once
-
 START = datetime(2026, 2, 22, tzinfo=UTC)
 UNTIL = datetime(2026, 3, 10, tzinfo=UTC)  # extraction and seeding end: the data of 16 whole days
 SPIKE = date(2026, 3, 8)

@@ -17,8 +17,6 @@ from tests.support.dags import assert_green
 from tests.support.data import SIM_NOW, run_log, seed_source, silver, source_frame, warehouse_query
 from tests.support.expected import expected_reasons, expected_silver
 
-pytestmark = pytest.mark.xdist_group("purchases_dag")  # module fixture: built once
-
 BACKFILL = {"backfill_start": (SIM_NOW - timedelta(days=2)).isoformat(), "backfill_end": SIM_NOW.isoformat()}
 
 

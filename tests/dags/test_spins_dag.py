@@ -12,8 +12,6 @@ from tests.support import dags, expected
 from tests.support.dags import assert_green
 from tests.support.data import SIM_NOW, gold_records, seed_source, source_frame, warehouse_query
 
-pytestmark = pytest.mark.xdist_group("spins_dag")  # module fixture: built once
-
 TWO_DAYS = {
     "backfill_start": (SIM_NOW - timedelta(days=2)).isoformat(),
     "backfill_end": SIM_NOW.isoformat(),

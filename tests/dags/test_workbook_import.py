@@ -30,8 +30,6 @@ from tests.support.workbook import (
     write_workbook,
 )
 
-pytestmark = pytest.mark.xdist_group("workbook_import")  # module fixture: built once
-
 # --- the independent computation ----------------------------------------------------------------------------
 
 

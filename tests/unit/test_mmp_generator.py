@@ -20,8 +20,6 @@ from cadence.simulator.population import build_population
 
 from tests.support.mmp import DAY, START, frame
 
-pytestmark = pytest.mark.xdist_group("mmp_generator")  # mmp_volume, mmp_month: built once per worker
-
 CONVERSIONS = ["install", "reinstall"]
 
 
