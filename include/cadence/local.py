@@ -303,7 +303,8 @@ def up() -> int:
     Data Docs   {url}/cadence/data-docs/       (Great Expectations validations of every cadence)
 
   What runs: purchases every 5 minutes, spins hourly (silver + gold), mmp hourly, daily_kpis daily
-  (KPIs, anomaly verdicts, pipeline health); the simulator adds source rows every minute
+  (KPIs, anomaly verdicts, pipeline health), telemetry whenever client files land (sessions, users,
+  traffic alerts); the simulator adds source rows and telemetry files every minute
   ({settings.simulator.purchases_per_hour:g} purchases/hour at peak; CADENCE_SIMULATOR__* to change).
 {backfills}
   Logs: {logs}/<service>.log (rotated at each start).  Stop with `make down`.
