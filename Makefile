@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export CADENCE_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help system-deps install up down test test-fast test-stack lint manifest lock bench composer-bundle clean compose-env
+.PHONY: help system-deps install bq-emulator up down test test-fast test-stack lint manifest lock bench composer-bundle clean compose-env
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,18 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
+# The BigQuery emulator (crucible-emulator) and its dbt live in a virtualenv of their own: the emulator pins
+# duckdb and sqlglot older than requirements.txt, and nothing in .venv is downgraded for it. Its lock is
+# requirements-bigquery-emulator.txt; tests/dbt/test_bigquery_emulator.py runs it.
+BQ_EMULATOR_VENV := .venv-bq-emulator
+BQ_EMULATOR_STAMP := $(BQ_EMULATOR_VENV)/.installed
+
+$(BQ_EMULATOR_STAMP): requirements-bigquery-emulator.txt | $(STAMP)
+	@echo "installing the BigQuery emulator's lock into $(BQ_EMULATOR_VENV) …"
+	@test -x $(BQ_EMULATOR_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(BQ_EMULATOR_VENV)
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BQ_EMULATOR_VENV)/bin/python requirements-bigquery-emulator.txt
+	@touch $(BQ_EMULATOR_STAMP)
+
 SYSTEM_PACKAGES := pkg-config libmariadb-dev chromium chromium-driver
 
 system-deps:  ## install the Debian packages the suite needs (MySQL client headers, Chromium); needs root
@@ -31,7 +43,9 @@ system-deps:  ## install the Debian packages the suite needs (MySQL client heade
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-install: $(STAMP)  ## create .venv and install the locked requirements (skipped when up to date)
+install: $(STAMP) $(BQ_EMULATOR_STAMP)  ## create .venv (and .venv-bq-emulator) from the locks (skipped when up to date)
+
+bq-emulator: $(BQ_EMULATOR_STAMP)  ## create .venv-bq-emulator only (the BigQuery emulator and its dbt)
 
 up: install  ## run Airflow locally on http://localhost:8080 (CADENCE_UI_PORT, CADENCE_UI_HOST) with live data
 	@$(BIN)/python -m cadence.local up
@@ -63,8 +77,11 @@ lint: install  ## ruff check, ruff format check, sqlfluff (dbt templater, config
 manifest: install  ## rebuild dbt/manifest/manifest.json, which Cosmos renders the DAGs from
 	$(BIN)/python -m cadence.dbt_manifest --write
 
-lock:  ## re-resolve requirements.txt from requirements.in (needs uv)
+lock:  ## re-resolve requirements.txt and requirements-bigquery-emulator.txt from their .in files (needs uv)
 	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt
+	@# the emulator's lock follows the main one wherever the emulator's own pins allow
+	grep -vE '^(duckdb|sqlglot)==' requirements.txt | $(BIN)/uv pip compile --quiet --python-version 3.11 \
+	  --custom-compile-command "make lock" -c - requirements-bigquery-emulator.in -o requirements-bigquery-emulator.txt
 
 bench: install  ## print the benchmark table (not a test)
 	$(BIN)/python bench/run.py
@@ -79,5 +96,5 @@ compose-env:  ## write .env for docker compose: your uid, random secrets and adm
 	  } > "$(COMPOSE_ENV_FILE)" && chmod 600 "$(COMPOSE_ENV_FILE)" && \
 	  echo "wrote $(COMPOSE_ENV_FILE); the UI password is _AIRFLOW_WWW_USER_PASSWORD in it"; fi
 
-clean:  ## remove local state (Airflow home, lake, DuckDB, source DB); keeps .venv
+clean:  ## remove local state (Airflow home, lake, DuckDB, source DB); keeps the venvs
 	rm -rf .airflow .data dbt/target
