@@ -59,16 +59,11 @@ def logged(settings: Settings, job: str, since: datetime, until: datetime) -> li
 
     A record lives in the ``dt=`` partition of its window start, and no window handed out is longer
     than a day plus the horizon, so only those partitions are listed."""
-    folder, found = _folder(settings, job), []
-    day = (since - DAY - settings.catch_up.horizon).date()
-    while day <= until.date():
-        partition = folder / f"dt={day:%Y-%m-%d}"
-        if partition.exists():
-            for path in lake.landed_files(partition, ".json"):
-                window = lake.window_of(path)
-                if window.end > since and window.start < until:
-                    found.append(Logged(window, json.loads(path.read_text())["status"], path))
-        day += DAY
+    longest = DAY + settings.catch_up.horizon
+    found = [
+        Logged(window, json.loads(path.read_text())["status"], path)
+        for path, window in lake.files_overlapping(_folder(settings, job), ".json", since, until, longest)
+    ]
     return sorted(found, key=lambda record: (record.window.start, record.window.end))
 
 

@@ -53,27 +53,15 @@ class Freshness:
         )
 
 
-def _bronze_files(folder, since: datetime, until: datetime):
-    """Bronze files whose window overlaps (since, until]; windows start in their ``dt=`` partition and
-    last at most a day, so only the partitions of that span and the day before are listed."""
-    day = (since - timedelta(days=1)).date()
-    while day <= until.date():
-        partition = folder / f"dt={day:%Y-%m-%d}"
-        if partition.exists():
-            for path in lake.landed_files(partition, ".parquet"):
-                window = lake.window_of(path)
-                if window.end > since and window.start < until:
-                    yield path
-        day += timedelta(days=1)
-
-
 def latest_change(settings: Settings, source: str, since: datetime, until: datetime) -> datetime | None:
     """Newest change time in (since, until] among the rows of bronze ``source`` (None: no row)."""
     from cadence.sources import get_spec
 
     column_name = get_spec(source, settings).change_column
     newest = None
-    for path in _bronze_files(lake.root(settings) / "bronze" / source, since, until):
+    folder = lake.root(settings) / "bronze" / source
+    # a bronze window lasts at most a day
+    for path, _ in lake.files_overlapping(folder, ".parquet", since, until, timedelta(days=1)):
         with path.open("rb") as handle:
             column = pq.read_table(handle, columns=[column_name]).column(0)
         after, up_to = (pa.scalar(moment, type=column.type) for moment in (since, until))

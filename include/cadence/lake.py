@@ -11,7 +11,7 @@ import io
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -56,6 +56,22 @@ def window_of(path) -> Window:
 def landed_files(partition, suffix: str) -> list:
     """The files of one ``dt=`` partition, without the temporaries of writes still in flight."""
     return [path for path in partition.iterdir() if path.suffix == suffix and not path.name.startswith(".")]
+
+
+def files_overlapping(folder, suffix: str, since: datetime, until: datetime, longest: timedelta):
+    """The files below ``folder`` whose window overlaps [since, until), each with its window.
+
+    A file lives in the ``dt=`` partition of its window's start day, and no window there lasts longer than
+    ``longest``, so only the partitions from ``since - longest`` to ``until`` are listed."""
+    day = (since - longest).date()
+    while day <= until.date():
+        partition = folder / f"dt={day:%Y-%m-%d}"
+        if partition.exists():
+            for path in landed_files(partition, suffix):
+                window = window_of(path)
+                if window.end > since and window.start < until:
+                    yield path, window
+        day += timedelta(days=1)
 
 
 def root(settings: Settings):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pyarrow as pa
-import pytest
 from cadence import dbt_manifest, lake, sources
 from cadence.lake import Window
 
 from tests.support.data import SIM_NOW
+from tests.support.local_dbt import invoke
 
 
 def test_the_committed_manifest_is_current(cadence_env):
@@ -18,20 +18,7 @@ def test_the_committed_manifest_is_current(cadence_env):
 
 
 def _dbt_build(settings, *args: str):
-    from cadence.dbt_group import release_dbt_duckdb
-    from dbt.cli.main import dbtRunner
-
-    project = str(settings.dbt_project_dir)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DBT_DUCKDB_PATH", str(settings.duckdb_path))
-        patch.setenv("DBT_LAKE_ROOT", settings.lake_local_path)
-        try:
-            return dbtRunner().invoke(
-                ["build", "--project-dir", project, "--profiles-dir", project, "--target-path",
-                 str(settings.data_dir / "dbt-target"), "--quiet", *args]
-            )  # fmt: skip
-        finally:
-            release_dbt_duckdb()
+    return invoke(settings, "build", *args)
 
 
 def test_dbt_build_passes_with_every_test_and_unit_test(landed_lake):

@@ -6,24 +6,16 @@ among every model and data test.
 
 from __future__ import annotations
 
+from tests.support.local_dbt import invoke
+
 
 def test_every_dbt_unit_test_passes(cadence_env):
-    import pytest
-    from cadence.dbt_group import dbt_env, release_dbt_duckdb
-    from dbt.cli.main import dbtRunner
+    from cadence.dbt_group import dbt_env
 
-    project = str(cadence_env.dbt_project_dir)
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**dbt_env(cadence_env), "DBT_DUCKDB_PATH": str(cadence_env.duckdb_path)}.items():
-            patch.setenv(name, value)
-        try:
-            result = dbtRunner().invoke(
-                ["test", "--select", "test_type:unit", "--project-dir", project, "--profiles-dir", project,
-                 "--target-path", str(cadence_env.data_dir / "dbt-target"),
-                 "--log-path", str(cadence_env.data_dir), "--quiet"]
-            )  # fmt: skip
-        finally:
-            release_dbt_duckdb()
+    result = invoke(
+        cadence_env, "test", "--select", "test_type:unit", "--log-path", str(cadence_env.data_dir),
+        env=dbt_env(cadence_env),
+    )  # fmt: skip
     assert result.success, result.exception
     # the project's on-run-start hook (lake external tables, a no-op on DuckDB) reports as an operation
     statuses = {

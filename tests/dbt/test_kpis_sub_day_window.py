@@ -8,29 +8,15 @@ from datetime import timedelta
 
 import duckdb
 import pytest
-from cadence import ingest, sources
-from cadence.dbt_group import release_dbt_duckdb
-from cadence.lake import Window
 
-from tests.support.data import SIM_NOW, seed_source
+from tests.support.data import SIM_NOW
+from tests.support.local_dbt import invoke, land_one_day
 
 pytestmark = pytest.mark.dbt
 
 
 def _build(settings, *args: str):
-    from dbt.cli.main import dbtRunner
-
-    project = str(settings.dbt_project_dir)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DBT_DUCKDB_PATH", str(settings.duckdb_path))
-        patch.setenv("DBT_LAKE_ROOT", settings.lake_local_path)
-        try:
-            result = dbtRunner().invoke(
-                ["build", "--project-dir", project, "--profiles-dir", project, "--target-path",
-                 str(settings.data_dir / "dbt-target"), "--quiet", "--exclude", "test_type:unit", *args]
-            )  # fmt: skip
-        finally:
-            release_dbt_duckdb()
+    result = invoke(settings, "build", "--exclude", "test_type:unit", *args)
     assert result.success, result.exception
     return result
 
@@ -45,11 +31,7 @@ def _kpis(settings, day: str) -> list[tuple]:
 
 
 def test_an_hourly_window_recomputes_its_whole_day_identically(cadence_env):
-    seed_source(days=1, streams=("purchases", "spins_hourly"))
-    window = Window(SIM_NOW - timedelta(days=1), SIM_NOW)
-    for name in ("purchases", "spins_hourly"):
-        ingest.ingest(cadence_env, sources.get_spec(name, cadence_env), window,
-                      lookback=timedelta(0), chunk=timedelta(hours=6))  # fmt: skip
+    land_one_day(cadence_env)
     _build(cadence_env, "--select", "+daily_kpis", "last_activity")
     day = (SIM_NOW - timedelta(hours=2)).date().isoformat()
     before = _kpis(cadence_env, day)

@@ -8,14 +8,13 @@ simulator's bursts fill (false positives and misses are counted and printed).
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from cadence.dbt_group import release_dbt_duckdb
 
 from tests.support.data import warehouse_query
+from tests.support.local_dbt import invoke
 
 pytestmark = pytest.mark.dbt
 
@@ -24,34 +23,13 @@ WEEK_START = datetime(2026, 3, 2, tzinfo=UTC)
 
 def build(settings, landed: dict) -> None:
     from cadence.telemetry import pipeline
-    from dbt.cli.main import dbtRunner
 
     variables = {
         **pipeline.dbt_vars(settings),
         "window_start": landed["window_start"],
         "window_end": landed["window_end"],
     }
-    environment = {"DBT_LAKE_ROOT": settings.lake_local_path, "DBT_DUCKDB_PATH": str(settings.duckdb_path)}
-    saved = dict(os.environ)
-    os.environ.update(environment)
-    try:
-        result = dbtRunner().invoke(
-            [
-                "build",
-                "--select",
-                "path:models/telemetry",
-                "--vars",
-                json.dumps(variables),
-                "--project-dir",
-                str(settings.dbt_project_dir),
-                "--profiles-dir",
-                str(settings.dbt_project_dir),
-            ]
-        )
-    finally:
-        release_dbt_duckdb()
-        os.environ.clear()
-        os.environ.update(saved)
+    result = invoke(settings, "build", "--select", "path:models/telemetry", "--vars", json.dumps(variables))
     assert result.success, result.exception
 
 

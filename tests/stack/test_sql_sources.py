@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from cadence.dbt_group import release_dbt_duckdb
 
 from tests.support.data import SIM_NOW, seed_source
+from tests.support.local_dbt import invoke
 from tests.support.source_dbs import (
     SourceConnection,
     execute,
@@ -50,25 +50,14 @@ def use_source(monkeypatch, data_dir: Path, connection: SourceConnection):
 
 def dbt_silver(settings, window):
     """dbt build of both silver models (and their tests) on the window, as the DAGs' Cosmos tasks run it."""
-    from dbt.cli.main import dbtRunner
-
-    project = str(settings.dbt_project_dir)
     dbt_vars = {
         "window_start": f"{window.start:%Y-%m-%d %H:%M:%S}",
         "window_end": f"{window.end:%Y-%m-%d %H:%M:%S}",
     }
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DBT_DUCKDB_PATH", str(settings.duckdb_path))
-        patch.setenv("DBT_LAKE_ROOT", settings.lake_local_path)
-        try:
-            result = dbtRunner().invoke(
-                ["build", "--project-dir", project, "--profiles-dir", project, "--target-path",
-                 str(settings.data_dir / "dbt-target"), "--quiet",
-                 "--select", "tag:purchases,path:models/silver", "tag:spins,path:models/silver",
-                 "--vars", json.dumps(dbt_vars)]
-            )  # fmt: skip
-        finally:
-            release_dbt_duckdb()
+    result = invoke(
+        settings, "build", "--select", "tag:purchases,path:models/silver", "tag:spins,path:models/silver",
+        "--vars", json.dumps(dbt_vars),
+    )  # fmt: skip
     assert result.success, result.exception or [str(r.status) for r in result.result.results]
     return result
 

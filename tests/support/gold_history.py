@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
-import pytest
 
 from tests.support import expected
 from tests.support.data import source_frame, warehouse_query
+from tests.support.local_dbt import invoke
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 STEP = timedelta(hours=12)
@@ -157,27 +157,13 @@ SILVER_AND_GOLD = ("tag:purchases", "tag:spins", "tag:gold")
 
 def build(settings, window: tuple[datetime, datetime] | None, *args: str, select=SILVER_AND_GOLD):
     """`dbt build` of silver and gold, the window in the environment as Cosmos sets it per task."""
-    from cadence.dbt_group import release_dbt_duckdb
-    from dbt.cli.main import dbtRunner
-
-    project = str(settings.dbt_project_dir)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DBT_DUCKDB_PATH", str(settings.duckdb_path))
-        patch.setenv("DBT_LAKE_ROOT", settings.lake_local_path)
-        for name, moment in zip(("START", "END"), window or (None, None), strict=True):
-            if moment is None:
-                patch.delenv(f"DBT_WINDOW_{name}", raising=False)
-            else:
-                patch.setenv(f"DBT_WINDOW_{name}", f"{moment:%Y-%m-%d %H:%M:%S}")
-        try:
-            return dbtRunner().invoke(
-                ["build", "--project-dir", project, "--profiles-dir", project, "--target-path",
-                 str(settings.data_dir / "dbt-target"), "--quiet",
-                 "--select", *select, "--exclude", "resource_type:unit_test",
-                 *args]
-            )  # fmt: skip
-        finally:
-            release_dbt_duckdb()
+    window_env = {
+        f"DBT_WINDOW_{name}": None if moment is None else f"{moment:%Y-%m-%d %H:%M:%S}"
+        for name, moment in zip(("START", "END"), window or (None, None), strict=True)
+    }
+    return invoke(
+        settings, "build", "--select", *select, "--exclude", "resource_type:unit_test", *args, env=window_env
+    )
 
 
 def land(settings, start: datetime, end: datetime) -> None:

@@ -61,23 +61,24 @@ def _mariadb(sql: str) -> None:
 
 
 @contextlib.contextmanager
-def postgres_database(purpose: str) -> Iterator[SourceConnection]:
+def _database(
+    purpose: str, run_sql, conn_type: str, server: dict, drop_options: str = ""
+) -> Iterator[SourceConnection]:
+    """A database created through ``run_sql`` on ``server``, dropped on exit whatever happened."""
     name = unique_name(purpose)
-    _psql(f"create database {name}")
+    run_sql(f"create database {name}")
     try:
-        yield SourceConnection("postgres", schema=name, **POSTGRES)
+        yield SourceConnection(conn_type, schema=name, **server)
     finally:
-        _psql(f"drop database if exists {name} with (force)")
+        run_sql(f"drop database if exists {name}{drop_options}")
 
 
-@contextlib.contextmanager
-def mariadb_database(purpose: str) -> Iterator[SourceConnection]:
-    name = unique_name(purpose)
-    _mariadb(f"create database {name}")
-    try:
-        yield SourceConnection("mysql", schema=name, **MARIADB)
-    finally:
-        _mariadb(f"drop database if exists {name}")
+def postgres_database(purpose: str) -> contextlib.AbstractContextManager[SourceConnection]:
+    return _database(purpose, _psql, "postgres", POSTGRES, drop_options=" with (force)")
+
+
+def mariadb_database(purpose: str) -> contextlib.AbstractContextManager[SourceConnection]:
+    return _database(purpose, _mariadb, "mysql", MARIADB)
 
 
 def execute(connection: SourceConnection, *statements: str) -> None:

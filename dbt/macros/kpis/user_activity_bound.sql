@@ -26,23 +26,10 @@ in_window as (
 
 ),
 
-{% if is_incremental() %}
-stored as (
-
-    select user_id, {{ column }}
-    from {{ this }}
-    where user_id in (select user_id from in_window)
-
-),
-{% endif %}
-
 candidates as (
 
-    select * from in_window
-    {% if is_incremental() %}
-    union all
-    select * from stored
-    {% endif %}
+    {{ cadence.with_stored_rows(
+        'in_window', ['user_id', column], stored_where='user_id in (select user_id from in_window)') }}
 
 ),
 

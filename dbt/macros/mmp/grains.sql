@@ -6,6 +6,11 @@
     {{ return(['day', 'week', 'month']) }}
 {%- endmacro %}
 
+{#- The key of a period row of mmp_period_totals and the marts (also their merge key in dbt_project.yml). -#}
+{% macro period_key() -%}
+    {{ return(['grain', 'period_start', 'partner', 'platform', 'country']) }}
+{%- endmacro %}
+
 {#- The first day (DATE) of the `grain` period containing `column` (a UTC timestamp or a date). -#}
 {% macro period_start(grain, column) -%}
     {%- if grain not in cadence.period_grains() -%}

@@ -17,26 +17,6 @@
     {{ dbt.datediff("cast('1970-01-01 00:00:00' as " ~ dbt.type_timestamp() ~ ")", column, 'millisecond') }}
 {%- endmacro %}
 
-{#- True when a lake source's glob matches no file (DuckDB refuses to read an empty glob): the model then
-    stages nothing instead of failing before the first upload. Always false on BigQuery (external table). -#}
-{% macro lake_source_is_empty(relation) -%}
-    {%- if execute and target.type == 'duckdb' -%}
-        {%- set files = run_query("select count(*) from glob('" ~ (relation | string).split("'")[1] ~ "')") -%}
-        {{ return(files.columns[0].values()[0] == 0) }}
-    {%- endif -%}
-    {{ return(false) }}
-{%- endmacro %}
-
-{#- An empty select with the given columns (name -> type). -#}
-{% macro empty_select(columns) -%}
-    select
-    {%- for name, type in columns.items() %}
-        cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
-    {%- endfor %}
-    from (select 1 as one) as nothing
-    where 1 = 0
-{%- endmacro %}
-
 {#- Sessions made stale by a late event: a session whose start lies inside another session of the same
     user (sessions never overlap, so the one inside is the older version that the late event merged into a
     longer one). Only users with events in this run can have any. Used as the post-hook of fct_sessions. -#}

@@ -51,13 +51,3 @@
         true
     {%- endif -%}
 {%- endmacro %}
-
-{#- Latest version wins: the version rank of each candidate row of one business key (1 = the current version).
-    The newest updated_at wins; the same version delivered twice keeps the window it first landed in, so a
-    lookback or a rerun changes nothing. Silver purchases, spins and the superseded-versions model rank alike. -#}
-{% macro version_rank(key_columns) -%}
-    row_number() over (
-        partition by {{ key_columns | join(', ') }}
-        order by updated_at desc, landed_window_end asc
-    )
-{%- endmacro %}

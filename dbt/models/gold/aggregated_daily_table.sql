@@ -1,12 +1,3 @@
-{{
-    config(
-        unique_key=['app_date', 'user_id', 'country'],
-        incremental_strategy='merge',
-        tags=['gold'],
-        pre_hook="{{ cadence.gold_remove_changed_user_days('app_date') }}",
-    )
-}}
-
 {#- Write-audit-publish, publish step: the recomputed user-days of gold_daily_staged replace the published
     ones whole, as aggregated_final_table does for the hours. -#}
 -- depends_on: {{ ref('changed_user_days') }}

@@ -1,4 +1,4 @@
-{{ config(materialized='table', schema='gold_staging', tags=['gold']) }}
+{{ config(materialized='table', schema='gold_staging') }}
 
 {#- The user-days whose gold rows this run recomputes and replaces whole: every UTC day on which a user has
     a purchase or spins row whose current silver version landed inside the run's window, and every user-day

@@ -1,4 +1,4 @@
-{{ config(materialized='table', schema='gold_staging', tags=['gold']) }}
+{{ config(materialized='table', schema='gold_staging') }}
 
 {#- Write-audit-publish, write step: daily user metrics per country of the recomputed user-days, summed
     from gold_hourly_staged; aggregated_daily_table publishes them once the audits pass. -#}

@@ -1,4 +1,4 @@
-{{ config(materialized='table', schema='gold_staging', tags=['gold']) }}
+{{ config(materialized='table', schema='gold_staging') }}
 
 {#- Write-audit-publish, write step: the hourly user metrics of exactly the user-days in changed_user_days,
     recomputed whole, at the grain app_hour × user_id × country. Spins and purchases are joined on the full

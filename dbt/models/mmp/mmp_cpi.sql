@@ -5,38 +5,16 @@
     Costs are never negative, so all spend ≥ install cost and blended ≥ direct, by construction (rounding
     both to micro-dollars keeps the order). NULL where there were no installs. Incremental like mmp_installs. -#}
 
-with
-
-period_totals as (
-
-    select * from {{ ref('mmp_period_totals') }}
-    {% if is_incremental() %}
-    where {{ cadence.changed_in_window('computed_window_end') }}
-    {% endif %}
-
-),
-
-final as (
-
-    select
-        grain,
-        period_start,
-        partner,
-        platform,
-        country,
-        installs,
-        reinstalls,
-        impression_cost_usd,
-        click_cost_usd,
-        install_cost_usd,
-        reinstall_cost_usd,
-        total_cost_usd as total_spend_usd,
-        cast(round({{ cadence.safe_divide('install_cost_usd', 'installs') }}, 6) as {{ dbt.type_numeric() }})
-            as direct_cpi_usd,
-        cast(round({{ cadence.safe_divide('total_cost_usd', 'installs') }}, 6) as {{ dbt.type_numeric() }})
-            as blended_cpi_usd
-    from period_totals
-
-)
-
-select * from final
+{{ cadence.mmp_mart([
+    'installs',
+    'reinstalls',
+    'impression_cost_usd',
+    'click_cost_usd',
+    'install_cost_usd',
+    'reinstall_cost_usd',
+    'total_cost_usd as total_spend_usd',
+    'cast(round(' ~ cadence.safe_divide('install_cost_usd', 'installs') ~ ', 6) as ' ~ dbt.type_numeric() ~ ')'
+        ~ ' as direct_cpi_usd',
+    'cast(round(' ~ cadence.safe_divide('total_cost_usd', 'installs') ~ ', 6) as ' ~ dbt.type_numeric() ~ ')'
+        ~ ' as blended_cpi_usd',
+]) }}

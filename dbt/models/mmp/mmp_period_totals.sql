@@ -62,11 +62,7 @@ final as (
 
     select
         -- grain
-        grain,
-        period_start,
-        partner,
-        platform,
-        country,
+        {{ cadence.period_key() | join(',\n        ') }},
 
         -- counts
         {% for event_type in ['impression', 'click', 'install', 'reinstall'] %}
@@ -89,7 +85,7 @@ final as (
         {% endif %}
 
     from recomputed
-    group by grain, period_start, partner, platform, country
+    group by {{ cadence.period_key() | join(', ') }}
 
 )
 

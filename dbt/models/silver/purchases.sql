@@ -1,7 +1,6 @@
 {{
     config(
         unique_key='transaction_id',
-        incremental_strategy='merge',
         tags=['purchases'],
     )
 }}
@@ -31,32 +30,11 @@ landed as (
 
 ),
 
-{% if is_incremental() %}
-stored as (
+latest as (
 
-    select {{ cadence.silver_purchases_landed_columns() | join(', ') }}
-    from {{ this }}
-    where transaction_id in (select transaction_id from landed)
-
-),
-{% endif %}
-
-candidates as (
-
-    select * from landed
-    {% if is_incremental() %}
-    union all
-    select * from stored
-    {% endif %}
-
-),
-
-ranked as (
-
-    select
-        *,
-        {{ cadence.version_rank(['transaction_id']) }} as version_rank
-    from candidates
+    {{ cadence.latest_versions(
+        'landed', ['transaction_id'], cadence.silver_purchases_landed_columns(),
+        stored_where='transaction_id in (select transaction_id from landed)') }}
 
 ),
 
@@ -76,8 +54,7 @@ final as (
         created_at,
         updated_at,
         landed_window_end
-    from ranked
-    where version_rank = 1
+    from latest
 
 )
 

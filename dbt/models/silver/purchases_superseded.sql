@@ -1,7 +1,6 @@
 {{
     config(
         unique_key=['transaction_id', 'updated_at'],
-        incremental_strategy='merge',
         tags=['purchases'],
     )
 }}

@@ -1,7 +1,6 @@
 {{
     config(
         unique_key=['app_hour', 'user_id', 'country'],
-        incremental_strategy='merge',
         tags=['spins'],
     )
 }}
@@ -42,59 +41,15 @@ landed as (
 
 ),
 
-{% if is_incremental() %}
-stored as (
-
-    select
-        app_hour,
-        user_id,
-        country,
-        total_spins,
-        coins_bet,
-        coins_won,
-        created_at,
-        updated_at,
-        landed_window_end
-    from {{ this }}
-    where cast(app_hour as date) in (select distinct cast(app_hour as date) from landed)
-        and user_id in (select user_id from landed)
-
-),
-{% endif %}
-
-candidates as (
-
-    select * from landed
-    {% if is_incremental() %}
-    union all
-    select * from stored
-    {% endif %}
-
-),
-
-ranked as (
-
-    select
-        *,
-        {{ cadence.version_rank(['app_hour', 'user_id', 'country']) }} as version_rank
-    from candidates
-
-),
-
 final as (
 
-    select
-        app_hour,
-        user_id,
-        country,
-        total_spins,
-        coins_bet,
-        coins_won,
-        created_at,
-        updated_at,
-        landed_window_end
-    from ranked
-    where version_rank = 1
+    {#- a stored row takes part when its day and user are among the landed rows' -#}
+    {{ cadence.latest_versions(
+        'landed', ['app_hour', 'user_id', 'country'],
+        ['app_hour', 'user_id', 'country', 'total_spins', 'coins_bet', 'coins_won',
+         'created_at', 'updated_at', 'landed_window_end'],
+        stored_where='cast(app_hour as date) in (select distinct cast(app_hour as date) from landed)
+            and user_id in (select user_id from landed)') }}
 
 )
 

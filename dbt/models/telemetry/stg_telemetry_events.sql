@@ -9,17 +9,15 @@ with
 
 bronze as (
 
-    {% if cadence.lake_source_is_empty(lake) %}
-    {{ cadence.empty_select({
+    select *
+    from {{ cadence.relation_or_empty(lake, {
         'event_id': dbt.type_string(), 'visit_id': dbt.type_string(), 'user_id': dbt.type_string(),
         'device_id': dbt.type_string(), 'event_type': dbt.type_string(), 'client_ts': dbt.type_timestamp(),
         'event_time': dbt.type_timestamp(), 'screen': dbt.type_string(), 'level': dbt.type_bigint(),
         'level_result': dbt.type_string(), 'transaction_id': dbt.type_string(),
         'received_at': dbt.type_timestamp(), '_file': dbt.type_string(), '_line': dbt.type_bigint(),
-        '_ingested_at': dbt.type_timestamp()}) }}
-    {% else %}
-    select * from {{ lake }}
-    {% endif %}
+        '_ingested_at': dbt.type_timestamp()
+    }) }} as lake_rows
 
 ),
 

@@ -7,14 +7,12 @@ with
 
 bronze as (
 
-    {% if cadence.lake_source_is_empty(lake) %}
-    {{ cadence.empty_select({
+    select *
+    from {{ cadence.relation_or_empty(lake, {
         'event_id': dbt.type_string(), 'item_index': dbt.type_bigint(), 'sku': dbt.type_string(),
         'category': dbt.type_string(), 'quantity': dbt.type_bigint(), 'price_usd': cadence.double_type(),
-        '_file': dbt.type_string(), '_line': dbt.type_bigint()}) }}
-    {% else %}
-    select * from {{ lake }}
-    {% endif %}
+        '_file': dbt.type_string(), '_line': dbt.type_bigint()
+    }) }} as lake_rows
 
 ),
 

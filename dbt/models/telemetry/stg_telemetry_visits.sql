@@ -7,16 +7,14 @@ with
 
 bronze as (
 
-    {% if cadence.lake_source_is_empty(lake) %}
-    {{ cadence.empty_select({
+    select *
+    from {{ cadence.relation_or_empty(lake, {
         'visit_id': dbt.type_string(), 'user_id': dbt.type_string(), 'device_id': dbt.type_string(),
         'platform': dbt.type_string(), 'device_model': dbt.type_string(), 'os_version': dbt.type_string(),
         'app_version': dbt.type_string(), 'country': dbt.type_string(), 'region': dbt.type_string(),
         'started_at': dbt.type_timestamp(), 'received_at': dbt.type_timestamp(), '_file': dbt.type_string(),
-        '_line': dbt.type_bigint(), '_ingested_at': dbt.type_timestamp()}) }}
-    {% else %}
-    select * from {{ lake }}
-    {% endif %}
+        '_line': dbt.type_bigint(), '_ingested_at': dbt.type_timestamp()
+    }) }} as lake_rows
 
 ),
 
