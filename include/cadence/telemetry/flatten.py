@@ -12,7 +12,6 @@ the device's, both stamped on the same upload.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import zlib
 from collections.abc import Callable
@@ -109,11 +108,15 @@ def split_lines(data: bytes) -> list[bytes]:
     return lines[:-1] if lines and lines[-1] == b"" else lines
 
 
-def _read(lines: list[bytes], unexpected: str = "infer") -> pa.Table:
+def _read(data, unexpected: str = "infer") -> pa.Table:
+    """Arrow's JSON reader over newline-separated lines (bytes, a bytearray or a list of lines); lines of
+    whitespace only yield no row."""
+    if isinstance(data, list):
+        data = b"".join(line + b"\n" for line in data)
     options = pj.ParseOptions(explicit_schema=LINE, unexpected_field_behavior=unexpected)
-    block = max(1 << 20, sum(len(line) + 1 for line in lines) // 2 + 1)  # two blocks: one per core
+    block = max(1 << 20, len(data) // 2 + 1)  # two blocks: one per core
     return pj.read_json(
-        io.BytesIO(b"\n".join(lines) + b"\n"),
+        pa.BufferReader(pa.py_buffer(data)),
         parse_options=options,
         read_options=pj.ReadOptions(block_size=block),
     )
@@ -141,68 +144,109 @@ def _misfits(lines: list[bytes], offset: int = 0) -> list[tuple[int, str]]:
     return _misfits(lines[:middle], offset) + _misfits(lines[middle:], offset + middle)
 
 
-def parse_files(files: list[list[bytes]]) -> tuple[pa.Table, np.ndarray, np.ndarray, list, set]:
-    """The lines of several files Arrow reads, as one table, with each row's file index and 1-based line
-    number; the rejected lines as (file index, line, reason, text); and whether unknown fields had to be
-    dropped (two files giving one unknown field different types).
+@dataclass
+class Lines:
+    """The lines of several files in one buffer: line ``i`` is ``buffer[starts[i]:ends[i]]`` (no newline),
+    of file ``file[i]``, 1-based line ``number[i]`` there."""
 
-    Clean lines take one multithreaded Arrow read for all files. A line that is not a JSON object is found
-    cheaply first (a cut line does not start with ``{``, end with ``}`` and balance its braces: only those
-    go through ``json.loads``), then by ``json.loads`` of every line only if Arrow still refuses the rest; a
-    line of the wrong type is found by halving.
+    buffer: bytearray
+    starts: np.ndarray
+    ends: np.ndarray
+    file: np.ndarray
+    number: np.ndarray
+    counts: list[int]  # lines per file
+
+    @classmethod
+    def of(cls, datas: list[bytes]) -> Lines:
+        pieces = [d if not d or d.endswith(b"\n") else d + b"\n" for d in datas]
+        buffer = bytearray(b"".join(pieces))
+        ends = np.flatnonzero(np.frombuffer(buffer, np.uint8) == ord("\n"))
+        starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)[: len(ends)]
+        counts = [piece.count(b"\n") for piece in pieces]
+        file = np.repeat(np.arange(len(pieces)), counts)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)[: len(pieces)]
+        number = np.arange(len(ends)) - np.repeat(first, counts) + 1
+        return cls(buffer, starts, ends, file, number, counts)
+
+    def text(self, i: int) -> bytes:
+        return bytes(self.buffer[self.starts[i] : self.ends[i]])
+
+    def blank(self, i: int) -> None:
+        """Spaces over line ``i``: Arrow's reader then yields no row for it."""
+        self.buffer[self.starts[i] : self.ends[i]] = b" " * int(self.ends[i] - self.starts[i])
+
+    def suspicious(self) -> np.ndarray:
+        """Lines that may not be JSON objects: all but those that start with ``{``, end with ``}`` and
+        balance their braces (a cut line does not). Vectorised over the buffer, no Python per line."""
+        raw = np.frombuffer(self.buffer, np.uint8)
+        size = len(raw)
+        if not len(self.ends):
+            return np.array([], np.int64)
+        first = raw[np.minimum(self.starts, size - 1)]
+        last = raw[np.maximum(self.ends - 1, 0)]
+        offsets = pa.py_buffer(np.concatenate([self.starts, self.ends[-1:] + 1]).astype(np.int64))
+        lines = pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(), len(self.ends), [None, offsets, pa.py_buffer(self.buffer)]
+        )
+        balanced = pc.equal(pc.count_substring(lines, "{"), pc.count_substring(lines, "}"))
+        clean = (self.ends > self.starts) & (first == ord("{")) & (last == ord("}"))
+        return np.flatnonzero(~(clean & balanced.to_numpy(zero_copy_only=False)))
+
+
+def parse_files(datas: list[bytes]) -> tuple[pa.Table, Lines, np.ndarray, list, bool]:
+    """The lines of several files (their uncompressed bytes) Arrow reads, as one table, with the line each
+    row came from; the rejected lines as (file index, line, reason, text); and whether unknown fields had to
+    be dropped (two files giving one unknown field different types).
+
+    Clean lines take one multithreaded Arrow read over one buffer for all files. A line that is not a JSON
+    object is found cheaply first (a cut line does not start with ``{``, end with ``}`` and balance its
+    braces: only those go through ``json.loads``) and blanked out of the buffer; only if Arrow still refuses
+    the rest is every line checked with ``json.loads``, and a line of the wrong type is found by halving.
     """
-    index, numbers, good, rejected = [], [], [], []
-    for position, lines in enumerate(files):
-        for number, line in enumerate(lines, 1):
-            text = line.strip()
-            if not text:
-                rejected.append((position, number, "blank line", ""))
-                continue
-            if text[:1] != b"{" or text[-1:] != b"}" or text.count(b"{") != text.count(b"}"):
-                reason = _not_json(line)
-                if reason:
-                    rejected.append((position, number, reason, line.decode("utf-8", "replace")))
-                    continue
-            index.append(position)
-            numbers.append(number)
-            good.append(line)
+    lines = Lines.of(datas)
+    rejected, good = [], np.ones(len(lines.ends), bool)
+
+    def reject(i: int, reason: str, text: str) -> None:
+        rejected.append((int(lines.file[i]), int(lines.number[i]), reason, text))
+        lines.blank(i)
+        good[i] = False
+
+    for i in lines.suspicious():
+        text = lines.text(i)
+        if not text.strip():
+            rejected.append((int(lines.file[i]), int(lines.number[i]), "blank line", ""))
+            good[i] = False
+        elif reason := _not_json(text):
+            reject(i, reason, text.decode("utf-8", "replace"))
     dropped = False
-    if not good:
-        table = LINE.empty_table()
-    else:
+    try:
+        table = _read(lines.buffer) if good.any() else LINE.empty_table()
+    except pa.ArrowInvalid:
+        for i in np.flatnonzero(good):
+            text = lines.text(i)
+            if reason := _not_json(text):
+                reject(i, reason, text.decode("utf-8", "replace"))
+        remaining = np.flatnonzero(good)
+        for position, reason in _misfits([lines.text(i) for i in remaining]):
+            i = remaining[position]
+            reject(i, reason, lines.text(i).decode("utf-8", "replace"))
         try:
-            table = _read(good)
-        except pa.ArrowInvalid:
-            keep = []
-            for i, line in enumerate(good):
-                reason = _not_json(line)
-                if reason:
-                    rejected.append((index[i], numbers[i], reason, line.decode("utf-8", "replace")))
-                else:
-                    keep.append(i)
-            bad = {keep[i]: reason for i, reason in _misfits([good[i] for i in keep])}
-            for i, reason in bad.items():
-                rejected.append((index[i], numbers[i], reason, good[i].decode("utf-8", "replace")))
-            keep = [i for i in keep if i not in bad]
-            index, numbers = [index[i] for i in keep], [numbers[i] for i in keep]
-            good = [good[i] for i in keep]
-            try:
-                table = _read(good) if good else LINE.empty_table()
-            except pa.ArrowInvalid:  # each line fits, but an unknown field has two types: drop unknowns
-                table, dropped = _read(good, "ignore"), True
-    return table, np.array(index, np.int64), np.array(numbers, np.int64), sorted(rejected), dropped
+            table = _read(lines.buffer) if good.any() else LINE.empty_table()
+        except pa.ArrowInvalid:  # each line fits, but an unknown field has two types: drop unknowns
+            table, dropped = _read(lines.buffer, "ignore"), True
+    return table, lines, np.flatnonzero(good), sorted(rejected), dropped
 
 
 def parse(lines: list[bytes]) -> tuple[pa.Table, list[int], list[tuple[int, str, str]]]:
     """The lines Arrow reads (as a table), their 1-based numbers, and the rejected ones with reasons."""
-    table, _, numbers, rejected, _ = parse_files([lines])
-    return table, numbers.tolist(), [(n, reason, text) for _, n, reason, text in rejected]
+    table, read, rows, rejected, _ = parse_files([b"".join(line + b"\n" for line in lines)])
+    return table, read.number[rows].tolist(), [(n, reason, text) for _, n, reason, text in rejected]
 
 
-def _drift(table: pa.Table, index: np.ndarray, files: list[list[bytes]], dropped: bool) -> list[list[str]]:
+def _drift(table: pa.Table, index: np.ndarray, datas: list[bytes], dropped: bool) -> list[list[str]]:
     """Unknown top-level fields per file: where the field's column has a value (or, for a field only ever
-    null, or when unknown fields had to be dropped, where its name appears in a line)."""
-    found: list[set[str]] = [set() for _ in files]
+    null, or when unknown fields had to be dropped, where its name appears in the file)."""
+    found: list[set[str]] = [set() for _ in datas]
     names = set(table.schema.names) - KNOWN
     for name in names:
         column = table.column(name)
@@ -212,11 +256,11 @@ def _drift(table: pa.Table, index: np.ndarray, files: list[list[bytes]], dropped
             found[position].add(name)
     unplaced = {n for n in names if table.column(n).type == pa.null()}
     if dropped:
-        unplaced |= {key for lines in files for line in lines if line.strip() for key in _keys(line)} - KNOWN
+        unplaced |= {key for data in datas for line in data.split(b"\n") for key in _keys(line)} - KNOWN
     for name in unplaced:
         quoted = json.dumps(name).encode()
-        for position, lines in enumerate(files):
-            if any(quoted in line for line in lines):
+        for position, data in enumerate(datas):
+            if quoted in data:
                 found[position].add(name)
     return [sorted(f) for f in found]
 
@@ -232,19 +276,21 @@ def _keys(line: bytes) -> set[str]:
 Check = Callable[[dict[str, pa.Table], list[str]], dict[str, dict[int, str]]]
 
 
-def flatten_files(files: list[tuple[list[bytes], dict]], check: Check | None = None) -> Batch:
-    """Flatten several files at once; each file's ``meta`` (``_file``, ``_checksum``, ``_ingested_at``)
-    tags its rows. One Arrow read and one set of vectorised steps for all files: the per-file cost of a
-    client upload (~260 events) is then a few list operations, not an Arrow read and forty kernel calls.
+def flatten_files(files: list[tuple[bytes, dict]], check: Check | None = None) -> Batch:
+    """Flatten several files (their uncompressed bytes) at once; each file's ``meta`` (``_file``,
+    ``_checksum``, ``_ingested_at``) tags its rows. One Arrow read and one set of vectorised steps for all
+    files: the per-file cost of a client upload (~260 events) is then a few list operations, not an Arrow
+    read and forty kernel calls.
 
     ``check`` (the quality rules) receives the columns the rules read, as ``visits``/``events``/``items``
     tables with ``_file_index`` and ``_line``, and the file names; it returns the lines breaking a rule
     (``{file: {line: reason}}``). Those lines are rejected whole (bronze never holds half a visit) before
     the flat tables are built, so no flat table is built and then filtered again."""
-    contents = [lines for lines, _ in files]
+    datas = [data for data, _ in files]
     names = [meta["_file"] for _, meta in files]
-    table, index, numbers, rejected, dropped = parse_files(contents)
-    drift = _drift(table, index, contents, dropped)
+    table, read, rows, rejected, dropped = parse_files(datas)
+    index, numbers = read.file[rows], read.number[rows]  # per row: its file and line
+    drift = _drift(table, index, datas, dropped)
     table = table.select(LINE.names).cast(LINE) if table.num_rows else LINE.empty_table()
     column = {name: table.column(name).combine_chunks() for name in LINE.names}
     device, geo = column["device"], column["geo"]
@@ -298,9 +344,10 @@ def flatten_files(files: list[tuple[list[bytes], dict]], check: Check | None = N
         rejected = sorted(
             rejected
             + [
-                (position[f], n, reason, contents[position[f]][n - 1].decode("utf-8", "replace"))
+                (position[f], n, reason, read.text(row).decode("utf-8", "replace"))
                 for f, lines in broken.items()
                 for n, reason in lines.items()
+                for row in rows[(index == position[f]) & (numbers == n)]
             ]
         )
 
@@ -368,7 +415,7 @@ def flatten_files(files: list[tuple[list[bytes], dict]], check: Check | None = N
         _tag(visits, metas, index if line_rows is None else index[line_rows]),
         _tag(events, metas, index[event_line]),
         _tag(items, metas, index[parent[item_event]]),
-        lines=dict(zip(names, (len(lines) for lines in contents), strict=True)),
+        lines=dict(zip(names, read.counts, strict=True)),
         rejected=[(names[f], n, reason, text) for f, n, reason, text in rejected],
         drift=dict(zip(names, drift, strict=True)),
     )
@@ -376,7 +423,7 @@ def flatten_files(files: list[tuple[list[bytes], dict]], check: Check | None = N
 
 def flatten(lines: list[bytes], meta: dict) -> Flat:
     """Flatten the lines of one file; ``meta`` (file name, checksum, ingested_at...) tags every row."""
-    batch = flatten_files([(lines, meta)])
+    batch = flatten_files([(b"".join(line + b"\n" for line in lines), meta)])
     name = meta["_file"]
     return Flat(
         batch.visits.drop_columns("_file_index"),

@@ -256,12 +256,12 @@ def _count(record: RunRecord, records: list[dict], landed_visits: int) -> None:
 
 
 def _chunks(arrivals: list[Arrival]):
-    """The arrivals with their lines (or the reason they cannot be read), ~CHUNK_BYTES of JSON at a time."""
+    """The arrivals with their JSON lines (or the reason they cannot be read), ~CHUNK_BYTES at a time."""
     chunk, size = [], 0
     for arrival in arrivals:
         try:
             data = flatten.gunzip(arrival.payload)
-            chunk.append((arrival, flatten.split_lines(data), None))
+            chunk.append((arrival, data, None))
             size += len(data)
         except flatten.CorruptFile as error:
             chunk.append((arrival, None, str(error)))
@@ -277,11 +277,11 @@ def _land_chunk(settings: Settings, chunk: list, part: str, now: datetime, run_i
     their ledger rows and the number of visit rows written."""
     from cadence.telemetry.quality import rejected_lines
 
-    readable = [(arrival, lines) for arrival, lines, error in chunk if error is None]
+    readable = [(arrival, data) for arrival, data, error in chunk if error is None]
     names = [a.name for a, _ in readable]
     # one Great Expectations run per table for all files of the chunk (a run costs the same for 1 or 1M rows)
     batch = flatten.flatten_files(
-        [(lines, {"_file": a.name, "_checksum": a.checksum, "_ingested_at": now}) for a, lines in readable],
+        [(data, {"_file": a.name, "_checksum": a.checksum, "_ingested_at": now}) for a, data in readable],
         check=lambda views, files: rejected_lines(settings, views, files),
     )
     corrupt = [(arrival, error) for arrival, _, error in chunk if error is not None]
