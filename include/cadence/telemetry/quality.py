@@ -1,6 +1,7 @@
 """Validation rules for flattened telemetry, run with Great Expectations (:func:`cadence.quality.validate`).
 
-The rules run on the flat visits, events and items of every file of a run at once (one GX run per table).
+The rules run on the flat visits, events and items of every file of a run (chunk) at once: one GX run per
+table over the whole batch as a dataframe, never one per file or per event.
 A line is quarantined whole when its visit, any of its events or any of their items breaks a rule, so bronze
 never holds half a visit. Parse failures (not JSON, wrong types) are found before, by the flattening.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import pandas as pd
 import pyarrow as pa
 
 from cadence.config import Settings
@@ -54,15 +54,12 @@ def item_rules(settings: Settings) -> list[Rule]:
     ]
 
 
-def _frame(tables: list[pa.Table], columns: list[str]) -> pd.DataFrame:
-    tables = [t.select(columns) for t in tables if t.num_rows]
-    if not tables:
-        return pd.DataFrame(columns=columns)
-    return pa.concat_tables(tables).to_pandas()
-
-
-def rejected_lines(settings: Settings, flats: list) -> dict[str, dict[int, str]]:
-    """``{file: {line: reasons}}`` of the lines breaking a rule, over all flattened files of a run."""
+def rejected_lines(
+    settings: Settings, views: dict[str, pa.Table], names: list[str]
+) -> dict[str, dict[int, str]]:
+    """``{file: {line: reasons}}`` of the lines breaking a rule: the check that
+    :func:`~cadence.telemetry.flatten.flatten_files` runs on the columns the rules read, of all the files of
+    a chunk (rows carry their file's position, not its name: a smaller frame for pandas and GX)."""
     checks = [
         ("telemetry_visits", "visits", visit_rules(settings)),
         ("telemetry_events", "events", event_rules(settings)),
@@ -70,15 +67,18 @@ def rejected_lines(settings: Settings, flats: list) -> dict[str, dict[int, str]]
     ]
     reasons: dict[tuple[str, int], set[str]] = defaultdict(set)
     for name, kind, rules in checks:
-        columns = sorted({r.kwargs.get("column") for r in rules} - {None} | {"_file", "_line"})
-        frame = _frame([getattr(f, kind) for f in flats], columns)
-        if not len(frame):
+        table = views[kind]
+        if not table.num_rows:
             continue
-        result = validate(frame, name, rules)
-        for file, line, reason in zip(
-            result.quarantined["_file"], result.quarantined["_line"], result.quarantined[REASON], strict=True
+        columns = [*sorted({r.kwargs.get("column") for r in rules} - {None}), "_file_index", "_line"]
+        result = validate(table.select(columns).to_pandas(), name, rules)
+        for position, line, reason in zip(
+            result.quarantined["_file_index"],
+            result.quarantined["_line"],
+            result.quarantined[REASON],
+            strict=True,
         ):
-            reasons[(file, int(line))].update(f"{kind}: {r}" for r in reason.split("; "))
+            reasons[(names[int(position)], int(line))].update(f"{kind}: {r}" for r in reason.split("; "))
     by_file: dict[str, dict[int, str]] = defaultdict(dict)
     for (file, line), found in reasons.items():
         by_file[file][line] = "; ".join(sorted(found))
