@@ -31,8 +31,9 @@ def profile_config(settings: Settings):
 
 
 def _xcom_template(output, key: str) -> str:
-    """A Jinja expression of ``key`` in the dict a task returned (``output``: that task's XComArg)."""
-    return f"{{{{ ti.xcom_pull(task_ids={output.operator.task_id!r})[{key!r}] }}}}"
+    """A Jinja expression of ``key`` in the dict a task returned (``output``: that task's XComArg); a None
+    there (no window: a full refresh) renders empty, never as the text "None"."""
+    return f"{{{{ ti.xcom_pull(task_ids={output.operator.task_id!r})[{key!r}] or '' }}}}"
 
 
 def dbt_task_group(

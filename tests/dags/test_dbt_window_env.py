@@ -8,13 +8,19 @@ import pytest
 pytestmark = pytest.mark.dags
 
 
+WINDOW = {"window_start": "2026-03-10 11:00:00", "window_end": "2026-03-10 12:00:00"}
+
+
 class _TaskInstance:
+    def __init__(self, returned=WINDOW):
+        self.returned = returned
+
     def xcom_pull(self, task_ids):
         assert task_ids == "land"
-        return {"window_start": "2026-03-10 11:00:00", "window_end": "2026-03-10 12:00:00"}
+        return self.returned
 
 
-@pytest.mark.parametrize("dag_id", ["purchases", "spins"])
+@pytest.mark.parametrize("dag_id", ["purchases", "spins", "telemetry"])
 def test_every_dbt_task_gets_the_window_in_its_environment(load_dag, dag_id):
     from cosmos.operators.base import AbstractDbtBase
 
@@ -28,3 +34,13 @@ def test_every_dbt_task_gets_the_window_in_its_environment(load_dag, dag_id):
             "2026-03-10 12:00:00",
         )
         assert env["DBT_LAKE_ROOT"]
+
+
+def test_a_run_without_a_window_renders_it_empty_not_as_none(load_dag):
+    """A telemetry full refresh returns no window: dbt must see an empty variable (every row counts),
+    never the text "None" cast to a timestamp."""
+    from cosmos.operators.base import AbstractDbtBase
+
+    task = next(t for t in load_dag("telemetry").tasks if isinstance(t, AbstractDbtBase))
+    env = task.render_template(task.env, {"ti": _TaskInstance({"window_start": None, "window_end": None})})
+    assert (env["DBT_WINDOW_START"], env["DBT_WINDOW_END"]) == ("", "")

@@ -1,9 +1,9 @@
 {#- Telemetry runs are driven by ingestion time: the land task passes the span of `_ingested_at` of the files
-    not yet modeled as window_start / window_end (inclusive). Without them (a manual or full-refresh run)
-    every row counts as new. -#}
+    not yet modeled as the run's window (inclusive; DBT_WINDOW_* in a DAG run, or window_* vars). Without it
+    (a manual or full-refresh run) every row counts as new. -#}
 {% macro telemetry_ingested_in_window(column='_ingested_at') -%}
-    {%- set window_start = var('window_start') -%}
-    {%- set window_end = var('window_end') -%}
+    {%- set window_start = cadence.window_bound('start') -%}
+    {%- set window_end = cadence.window_bound('end') -%}
     {%- if window_start and window_end -%}
         {{ column }} >= cast('{{ window_start }}' as {{ dbt.type_timestamp() }})
         and {{ column }} <= cast('{{ window_end }}' as {{ dbt.type_timestamp() }})
