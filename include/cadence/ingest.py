@@ -8,7 +8,6 @@ Every extracted row ends in bronze or in quarantine, and the record proves it
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -36,8 +35,7 @@ def ingest_window(
     record = RunRecord.landing(
         spec.name, window, extract_start=window.start - lookback, run_id=run_id, started_at=datetime.now(UTC)
     )
-    clock = time.monotonic()
-    try:
+    with record.recorded(settings):
         require_source(hook, settings.source_conn_id)  # SQLite would create a missing file empty
         raw = sources.extract(hook, spec, record.extract_start, window.end)
         result = quality.validate(raw, spec.name, spec.rules)
@@ -55,13 +53,6 @@ def ingest_window(
         record.rows_landed = bronze.num_rows
         record.rule_failures = {k: v for k, v in result.rule_failures.items() if v}
         record.check_counts()
-        record.status = "success"
-    except Exception as error:
-        record.failed(error)
-        raise
-    finally:
-        record.duration_s = round(time.monotonic() - clock, 3)
-        record.write(settings)
     return record
 
 

@@ -8,6 +8,9 @@ common fields.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -70,6 +73,21 @@ class RunRecord:
         for key in ("window_start", "window_end", "extract_start", "started_at"):
             record[key] = record[key].isoformat() if record[key] else None
         return {**record, **details}
+
+    @contextmanager
+    def recorded(self, settings: Settings) -> Iterator[RunRecord]:
+        """Do the job inside: the record ends ``success``, or ``failed`` with the error (re-raised), and is
+        written with the job's duration either way, so a failed window is never missing from the log."""
+        clock = time.monotonic()
+        try:
+            yield self
+            self.status = "success"
+        except Exception as error:
+            self.failed(error)
+            raise
+        finally:
+            self.duration_s = round(time.monotonic() - clock, 3)
+            self.write(settings)
 
     def write(self, settings: Settings) -> dict:
         """Write (or overwrite) this window's record in the lake; returns what was written."""

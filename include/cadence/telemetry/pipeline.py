@@ -30,7 +30,6 @@ and quarantined, visit rows landed, rule failures, file counts.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -206,10 +205,9 @@ def ingest(settings: Settings, run_id: str | None = None, now: datetime | None =
     """Process every pending file; returns the counts and the span dbt must (re)process. Writes the run's
     run-log record (also when it fails)."""
     now = now or datetime.now(UTC)
-    clock = time.monotonic()
     ledger = read_ledger(settings)
     record = RunRecord.landing(JOB, _run_window(ledger, now), run_id=run_id, started_at=now)
-    try:
+    with record.recorded(settings):
         arrivals, duplicates = pending(settings, ledger)
         _remove_orphans(settings, ledger, arrivals)
         records = [{**d, "ingested_at": now, "run_id": run_id, "modeled": True} for d in duplicates]
@@ -226,13 +224,6 @@ def ingest(settings: Settings, run_id: str | None = None, now: datetime | None =
         )
         landed = summary(ledger, records, now)
         _count(record, records, landed_visits)
-        record.status = "success"
-    except Exception as error:
-        record.failed(error)
-        raise
-    finally:
-        record.duration_s = round(time.monotonic() - clock, 3)
-        record.write(settings)
     return landed
 
 
