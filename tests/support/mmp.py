@@ -70,8 +70,8 @@ def game_activity(settings, start: datetime, end: datetime) -> tuple[pd.DataFram
 def _explain(counts: pd.DataFrame) -> list[str]:
     texts = []
     for _, row in counts.iterrows():
-        parts = [f"{int(row[column])} {text}" for column, text in REASONS.items() if row[column] > 0]
-        texts.append("; ".join(parts) or "reconciled")
+        parts = [f"{int(row[column])} {text}." for column, text in REASONS.items() if row[column] > 0]
+        texts.append(" ".join(parts) or "reconciled")
     return texts
 
 

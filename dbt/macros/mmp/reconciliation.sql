@@ -1,5 +1,6 @@
 {#- The reasons a day's MMP installs and first-seen players differ, as one text: each non-zero count of the
-    reconciliation breakdown with what it means, joined by '; '; 'reconciled' when every user matched.
+    reconciliation breakdown with what it means, one sentence each; 'reconciled' when every user matched.
+    (No semicolons in the text: SQL checkers split statements on them.)
     Used by the per-partner and the daily reconciliation, so both explain a difference in the same words. -#}
 
 {% macro reconciliation_reasons() -%}
@@ -18,11 +19,11 @@
         {%- for column, text in cadence.reconciliation_reasons() %}
         case
             when {{ column }} > 0
-                then cast({{ column }} as {{ dbt.type_string() }}) || ' {{ text }}; '
+                then cast({{ column }} as {{ dbt.type_string() }}) || ' {{ text }}. '
             else ''
         end{% if not loop.last %} ||{% endif %}
         {%- endfor %}
-    , '; '), ''), 'reconciled')
+    ), ''), 'reconciled')
 {%- endmacro %}
 
 {#- How many rows of the group meet `condition`, as a BIGINT on every warehouse. -#}

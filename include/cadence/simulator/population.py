@@ -47,7 +47,7 @@ class Population:
 
     def first_sessions_between(self, start: datetime, end: datetime, max_delay: timedelta) -> np.ndarray:
         """The users whose first session falls in [start, end), in population order."""
-        lo = self.installed_before(start - max_delay)
+        lo = self.installed_before(start - max_delay - timedelta(seconds=1))  # whoever can start at ``start``
         hi = self.installed_before(end)
         sessions = self.first_session_at[lo:hi]
         bounds = [np.datetime64(_naive_utc(moment), "s") for moment in (start, end)]
