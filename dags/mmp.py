@@ -1,12 +1,13 @@
 """
 ### mmp — hourly (configurable): synthetic MMP events → marketing marts
 
-Generates the mobile-measurement-partner events (impressions, clicks, installs, reinstalls) of the data
-interval, validates them with Great Expectations (valid events → `mmp/events` JSONL in the lake, invalid ones
-→ quarantine with the broken rule), records one run-log row per window (job `mmp`), then builds the dbt
-`mmp` models: typed, deduplicated staging → period totals at day / ISO week / month grains (only the
-periods the window touched) → installs, CTR and CPI marts, and the reconciliation of MMP installs against
-first-seen game users.
+Generates the mobile-measurement-partner events (impressions, clicks, attributed and organic installs,
+reinstalls) of the data interval, validates them with Great Expectations (valid events → `mmp/events`
+JSONL in the lake, invalid ones → quarantine with the broken rule), records one run-log row per window (job
+`mmp`), then builds the dbt `mmp` models: typed, deduplicated staging → period totals at day / ISO week /
+month grains (only the periods the window touched) → installs, CTR and CPI marts, and the reconciliation of
+MMP installs (attributed + organic) against first-seen game players, per partner and per day with its
+tolerance and the users behind each difference.
 
 **Backfill:** `backfill_start` / `backfill_end` (UTC) land every schedule interval of that range (the same
 files the schedule writes) and recompute the periods they touch; `is_full_refresh` rebuilds the models from

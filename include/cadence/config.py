@@ -186,6 +186,12 @@ class SimulatorSettings(_Section):
     )
     users: int = Field(default=20_000, gt=0, description="size of the stable user population")
     install_span_days: int = Field(default=730, gt=0, description="installs spread over this many days")
+    first_session_delay: timedelta = Field(
+        default=timedelta(minutes=5), description="mean install-to-first-session delay (exponential)"
+    )
+    first_session_max_delay: timedelta = Field(
+        default=timedelta(hours=2), description="latest first session after an install"
+    )
     purchases_per_hour: float = Field(default=60.0, gt=0, description="mean purchases per hour at peak")
     late_rate: float = Field(default=0.05, ge=0, le=1, description="share of rows arriving hours late")
     late_max: timedelta = Field(default=timedelta(hours=6), description="latest a late row arrives")
@@ -302,6 +308,9 @@ class MmpSettings(_Section):
     price_jitter: float = Field(default=0.2, ge=0, lt=1, description="each price varies uniformly ± this")
     cpi_range_usd: tuple[float, float] = Field(default=(1.5, 8.0), description="allowed price of any install")
     reinstall_price_share: float = Field(default=0.5, ge=0, le=1, description="reinstall price / CPI")
+    organic_share: float = Field(
+        default=0.4, ge=0, le=1, description="share of installs no ad led to (reported with partner organic)"
+    )
     churn_share: float = Field(default=0.35, ge=0, le=1, description="share of users who ever uninstall")
     churn_after: timedelta = Field(default=timedelta(days=14), description="churners uninstall this late")
     reinstall_rate: float = Field(
@@ -321,6 +330,8 @@ class MmpSettings(_Section):
     @model_validator(mode="after")
     def _consistent(self) -> MmpSettings:
         partners, platforms = sorted(self.partner_weights), sorted(self.platform_weights)
+        if "organic" in partners:
+            raise ValueError("'organic' is the partner of unattributed installs, not a partner to configure")
         for name in ("ctr", "install_rate", "cpm_usd", "cpc_usd", "cpi_usd"):
             if sorted(getattr(self, name)) != partners:
                 raise ValueError(f"{name} must name exactly the partners {partners}")

@@ -1,7 +1,7 @@
 """Real dag.test() runs of the mmp DAG over 14.5 simulated days: lake, run log, staging, grains and marts.
 
 Expected numbers come from an independent pandas computation over the generator's events for the same
-hourly windows (and over the game activity the reconciliation reads), not from the pipeline's SQL.
+hourly windows (and, per user, over the game activity the reconciliation reads), not from the pipeline's SQL.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 
 from tests.support.data import SIM_NOW, warehouse_query
+from tests.support.mmp import RECONCILIATION_KEY, expected_reconciliation, game_activity
 
 START = datetime(2026, 2, 24, tzinfo=UTC)  # a Tuesday: the range spans three ISO weeks and two months
 HOUR = timedelta(hours=1)
@@ -81,69 +82,12 @@ def mart(settings, name: str, columns: list[str], decimals: tuple[str, ...] = ()
     return frame
 
 
-def game_activity(settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Valid game purchases and spins from two days before the MMP range to SIM_NOW, straight from the
-    simulator (the purchases and spins DAGs are tested on their own)."""
-    from cadence.simulator import purchases, spins
-    from cadence.simulator.population import build_population, hours_between
-
-    population = build_population(settings.simulator)
-    hours = hours_between(START - timedelta(days=2), SIM_NOW)
-    bought = pd.concat([purchases.generate_hour(h, population, settings.simulator) for h in hours])
-    played = pd.concat([spins.generate_hour(h, population, settings.simulator) for h in hours])
-    bought = bought.assign(purchased_at=pd.to_datetime(bought["purchased_at"], errors="coerce", utc=True))
-    played = played.assign(app_hour=pd.to_datetime(played["app_hour"], utc=True))
-    bought = bought[
-        bought["user_id"].notna() & bought["purchased_at"].notna() & (bought["revenue_usd"] >= 0)
-    ].drop_duplicates("transaction_id")
-    played = played[
-        played["user_id"].notna()
-        & (played["app_hour"] == played["app_hour"].dt.floor("h"))
-        & (played["total_spins"] >= 0)
-    ].drop_duplicates(["app_hour", "user_id"])
-    return (
-        bought.assign(purchased_at=bought["purchased_at"].dt.tz_convert(None))[
-            ["transaction_id", "user_id", "platform", "purchased_at"]
-        ],
-        played.assign(app_hour=played["app_hour"].dt.tz_convert(None))[["user_id", "app_hour"]],
-    )
-
-
 def load_silver(settings, bought: pd.DataFrame, played: pd.DataFrame) -> None:
     """The columns of silver purchases and spins the reconciliation reads."""
     with duckdb.connect(str(settings.duckdb_path)) as connection:
         connection.execute("create schema silver")
         connection.execute("create table silver.purchases as select * from bought")
         connection.execute("create table silver.spins_hourly as select * from played")
-
-
-def expected_reconciliation(events: pd.DataFrame, bought: pd.DataFrame, played: pd.DataFrame) -> pd.DataFrame:
-    installs = events[events["event_type"] == "install"].assign(
-        install_date=events["event_time"].dt.normalize()
-    )
-    mmp = installs.groupby(["install_date", "platform", "partner"]).size().rename("mmp_installs")
-
-    first_install = installs.sort_values(["event_time", "event_id"]).drop_duplicates("user_id")
-    first_purchase = bought.sort_values(["purchased_at", "platform"]).drop_duplicates("user_id")
-    activity = pd.concat(
-        [bought.rename(columns={"purchased_at": "seen_at"}), played.rename(columns={"app_hour": "seen_at"})]
-    )
-    users = activity.groupby("user_id")["seen_at"].min().dt.normalize().rename("install_date").reset_index()
-    users = users.merge(first_purchase[["user_id", "platform"]], on="user_id", how="left").merge(
-        first_install[["user_id", "platform", "partner"]], on="user_id", how="left", suffixes=("", "_mmp")
-    )
-    users["platform"] = users["platform"].fillna(users["platform_mmp"]).fillna("unknown")
-    users["partner"] = users["partner"].fillna("unattributed")
-    days = events["event_time"].dt.normalize()
-    users = users[users["install_date"].between(days.min(), days.max())]
-    seen = users.groupby(["install_date", "platform", "partner"]).size().rename("first_seen_users")
-
-    joined = pd.concat([mmp, seen], axis=1).fillna(0).astype(int).reset_index()
-    joined["difference"] = joined["mmp_installs"] - joined["first_seen_users"]
-    joined["difference_pct"] = (
-        100 * joined["difference"] / joined["first_seen_users"].replace(0, np.nan)
-    ).round(2)
-    return joined.sort_values(["install_date", "platform", "partner"], ignore_index=True)
 
 
 def run_log(settings) -> list[dict]:
@@ -157,10 +101,31 @@ def assert_green(dag_run) -> None:
     assert any(task.startswith("marts.") for task in states), states
 
 
+def reconciliation_marts(settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    per_row = warehouse_query(
+        settings, f"select * from mmp.mmp_install_reconciliation order by {', '.join(RECONCILIATION_KEY)}"
+    )
+    daily = warehouse_query(
+        settings, "select * from mmp.mmp_install_reconciliation_daily order by install_date"
+    )
+    return per_row, daily
+
+
+def assert_reconciliation(settings, events: pd.DataFrame, bought: pd.DataFrame, played: pd.DataFrame):
+    """Both reconciliation marts equal the per-user pandas computation; returns the expected frames."""
+    expected_rows, expected_daily = expected_reconciliation(events, bought, played)
+    per_row, daily = reconciliation_marts(settings)
+    pd.testing.assert_frame_equal(per_row, expected_rows, check_dtype=False, check_exact=False, atol=0.01)
+    pd.testing.assert_frame_equal(daily, expected_daily, check_dtype=False)
+    return expected_rows, expected_daily
+
+
 @pytest.fixture
 def backfilled(mmp_env, run_dag):
-    """14.5 days of MMP events landed by one backfill run, with game activity in silver beside them."""
-    bought, played = game_activity(mmp_env)
+    """14.5 days of MMP events landed by one backfill run, with game activity in silver beside them: the
+    game's whole history since launch, as first-seen needs."""
+    launch = datetime.combine(mmp_env.simulator.population_start, datetime.min.time(), UTC)
+    bought, played = game_activity(mmp_env, launch, SIM_NOW)
     load_silver(mmp_env, bought, played)
     assert_green(run_dag("mmp", SIM_NOW, conf=BACKFILL))
     return mmp_env, bought, played
@@ -170,7 +135,7 @@ def test_backfill_lands_every_window_and_the_marts_match_pandas(backfilled, run_
     settings, bought, played = backfilled
     end = SIM_NOW - HOUR
     events = generated_events(settings, START, end)
-    assert len(events) > 30_000 and (events["event_type"] == "reinstall").any()
+    assert len(events) > 20_000 and (events["event_type"] == "reinstall").any()  # paid: 60% of installs
 
     records = run_log(settings)
     assert len(records) == (end - START) // HOUR  # one record per hourly window
@@ -209,21 +174,82 @@ def test_backfill_lands_every_window_and_the_marts_match_pandas(backfilled, run_
     for column, numerator in zip(cpis, ["install_cost_usd", "total_spend_usd"], strict=True):
         expected_cpi = totals[numerator].astype(float) / totals["installs"].replace(0, np.nan)
         np.testing.assert_allclose(cpi[column].astype(float), expected_cpi, atol=1e-6)  # rounded to 6 places
-    with_installs = cpi[cpi["installs"] > 0]
+    with_installs = cpi[(cpi["installs"] > 0) & (cpi["partner"] != "organic")]
     assert len(with_installs) > 100
     assert (with_installs["blended_cpi_usd"] > with_installs["direct_cpi_usd"]).all()
+    organic = cpi[(cpi["partner"] == "organic") & (cpi["installs"] > 0)]  # organic installs cost nothing
+    assert (
+        len(organic) > 10
+        and (organic["blended_cpi_usd"] == 0).all()
+        and (organic["direct_cpi_usd"] == 0).all()
+    )
 
     daily = totals[totals["grain"] == "day"]
     assert daily["period_start"].nunique() == 15 and set(totals["grain"]) == {"day", "week", "month"}
     assert set(totals.loc[totals["grain"] == "week", "period_start"].dt.weekday) == {0}
 
-    reconciliation = warehouse_query(
-        settings, "select * from mmp.mmp_install_reconciliation order by install_date, platform, partner"
+    per_row, daily = assert_reconciliation(settings, events, bought, played)
+    assert len(daily) == 15 and daily["within_tolerance"].all()  # first-seen = attributed + organic
+    assert (daily["attributed_installs"] > 0).all() and (daily["organic_installs"] > 0).all()
+    assert daily["matched_users"].sum() >= 0.95 * daily["mmp_installs"].sum()
+    assert set(per_row["partner"]) >= {*settings.mmp.partner_weights, "organic"}
+    assert daily["installs_first_seen_earlier"].sum() == daily["first_seen_installed_later"].sum() == 0
+
+
+def test_the_reconciliation_follows_corrections_and_a_full_refresh(backfilled, run_dag):
+    """Game corrections move first-seen days; the next run and a full refresh both show, and explain, them."""
+    settings, bought, played = backfilled
+    installs = generated_events(settings, START, SIM_NOW - HOUR).query("event_type == 'install'")
+    installed = installs.set_index("user_id")["event_time"]
+    # 1. A player's first spins row is withdrawn (a late correction): first seen at their next activity, a
+    #    later day (their only activity on the install day was that row).
+    activity = pd.concat(
+        [played.rename(columns={"app_hour": "seen_at"}), bought.rename(columns={"purchased_at": "seen_at"})]
+    )[["user_id", "seen_at"]].merge(installed.rename("installed_at"), left_on="user_id", right_index=True)
+    on_install_day = activity["seen_at"].dt.normalize() == activity["installed_at"].dt.normalize()
+    counts = (
+        activity.assign(same=on_install_day, later=~on_install_day)
+        .groupby("user_id")[["same", "later"]]
+        .sum()
     )
-    expected = expected_reconciliation(events, bought, played)
-    pd.testing.assert_frame_equal(reconciliation, expected, check_dtype=False, check_exact=False, atol=0.01)
-    assert ((expected["mmp_installs"] > 0) & (expected["first_seen_users"] > 0)).any()
-    assert (expected["partner"] == "unattributed").any()
+    candidates = counts[(counts["same"] == 1) & (counts["later"] > 0)].index
+    spun = played[played["user_id"].isin(candidates)].merge(installed.rename("installed_at"), on="user_id")
+    withdrawn = spun[spun["app_hour"].dt.normalize() == spun["installed_at"].dt.normalize()].iloc[0]
+    # 2. A purchase's user_id is corrected to a player who installs two days later: seen before installing.
+    late_installer = installed[installed > installed.min() + pd.Timedelta(days=3)].index[0]
+    purchase_day = installed[late_installer].normalize() - pd.Timedelta(days=2)
+    moved = bought[bought["purchased_at"].dt.normalize() == purchase_day].iloc[0]
+    with duckdb.connect(str(settings.duckdb_path)) as connection:
+        connection.execute(
+            "delete from silver.spins_hourly where user_id = ? and app_hour = ?",
+            [withdrawn["user_id"], withdrawn["app_hour"]],
+        )
+        connection.execute(
+            "update silver.purchases set user_id = ? where transaction_id = ?",
+            [late_installer, moved["transaction_id"]],
+        )
+    played = played[
+        ~((played["user_id"] == withdrawn["user_id"]) & (played["app_hour"] == withdrawn["app_hour"]))
+    ]
+    bought = bought.assign(
+        user_id=bought["user_id"].where(bought["transaction_id"] != moved["transaction_id"], late_installer)
+    )
+
+    assert_green(run_dag("mmp", SIM_NOW))  # the next scheduled hour
+    events = generated_events(settings, START, SIM_NOW)
+    _, daily = assert_reconciliation(settings, events, bought, played)
+    by_day = daily.set_index("install_date")
+    assert by_day.loc[withdrawn["installed_at"].normalize(), "installs_first_seen_later"] >= 1
+    assert "first seen on a later day" in by_day.loc[withdrawn["installed_at"].normalize(), "discrepancy"]
+    assert by_day.loc[installed[late_installer].normalize(), "installs_first_seen_earlier"] == 1
+    assert by_day.loc[purchase_day, "first_seen_installed_later"] == 1
+    assert "MMP install on a later day" in by_day.loc[purchase_day, "discrepancy"]
+
+    assert_green(run_dag("mmp", SIM_NOW, conf={"is_full_refresh": True}))
+    assert_reconciliation(settings, events, bought, played)
+    totals = expected_totals(events)
+    installs_mart = mart(settings, "mmp_installs", ["installs", "reinstalls"])
+    pd.testing.assert_frame_equal(installs_mart, totals[[*KEY, "installs", "reinstalls"]], check_dtype=False)
 
 
 def test_a_scheduled_hour_recomputes_only_the_periods_it_touched(mmp_env, run_dag):
@@ -255,8 +281,10 @@ def test_a_scheduled_hour_recomputes_only_the_periods_it_touched(mmp_env, run_da
     pd.testing.assert_frame_equal(cpi, totals[[*KEY, "installs", "total_spend_usd"]], check_dtype=False)
 
     # No spins or purchases were ever built here: the game side of the reconciliation is empty, not an error.
-    reconciliation = warehouse_query(settings, "select * from mmp.mmp_install_reconciliation")
+    reconciliation, daily = reconciliation_marts(settings)
     assert reconciliation["mmp_installs"].sum() > 0 and (reconciliation["first_seen_users"] == 0).all()
+    assert (reconciliation["installs_not_seen"] == reconciliation["mmp_installs"]).all()
+    assert (daily["discrepancy"].str.contains("not seen in the game data yet")).all()
 
 
 def test_invalid_events_are_quarantined_and_the_counts_add_up(mmp_env, monkeypatch):

@@ -1,4 +1,5 @@
-"""The synthetic MMP generator: funnel rates, attribution, population reconciliation, determinism, lake."""
+"""The synthetic MMP generator: funnel rates, attribution, organic installs, population reconciliation,
+determinism, lake."""
 
 from __future__ import annotations
 
@@ -24,10 +25,15 @@ CONVERSIONS = ["install", "reinstall"]
 
 
 def assert_funnel(df: pd.DataFrame, start: datetime, end: datetime) -> None:
-    """Every click references an impression of the same segment, every (re)install a click, in time order."""
+    """Every click references an impression of the same segment, every attributed (re)install a click, in
+    time order; organic installs stand alone: no click, no impression, no cost, partner/campaign organic."""
     impressions = df[df.event_type == "impression"]
     clicks = df[df.event_type == "click"]
-    conversions = df[df.event_type.isin(CONVERSIONS)]
+    organic = df[df.partner == "organic"]
+    conversions = df[df.event_type.isin(CONVERSIONS) & (df.partner != "organic")]
+    assert (organic.event_type == "install").all() and (organic.campaign_id == "organic").all()
+    assert organic[["impression_id", "click_id"]].isna().all().all() and organic.user_id.notna().all()
+    assert (organic.cost == 0).all() and (df.loc[df.partner != "organic", "cost"] > 0).all()
     assert impressions[["impression_id", "click_id", "user_id"]].isna().all().all()
     assert clicks.impression_id.notna().all() and clicks[["click_id", "user_id"]].isna().all().all()
     assert conversions[["click_id", "user_id"]].notna().all().all() and conversions.impression_id.isna().all()
@@ -75,7 +81,7 @@ def test_shares_follow_the_configured_weights(settings, mmp_volume):
 def test_cpi_is_in_range_and_varies_by_partner_and_platform(settings, mmp_volume, mmp_month):
     mmp = settings.mmp
     for df in (mmp_volume, mmp_month):
-        installs = df[df.event_type == "install"]
+        installs = df[(df.event_type == "install") & (df.partner != "organic")]  # organic ones cost nothing
         assert installs.cost.between(*mmp.cpi_range_usd).all()
     installs = mmp_volume[mmp_volume.event_type == "install"]
     mean = installs.groupby(["partner", "platform"]).cost.mean()
@@ -100,7 +106,8 @@ def test_costs_are_exact_decimals_in_jsonl(settings):
     assert len(lines) == table.num_rows
     parsed = [json.loads(line, parse_float=Decimal) for line in lines]
     assert [row["cost_usd"] for row in parsed] == table.column("cost_usd").to_pylist()
-    assert all(row["cost_usd"] > 0 for row in parsed)
+    assert all((row["cost_usd"] > 0) == (row["partner"] != "organic") for row in parsed)  # organic is free
+    assert any(row["partner"] == "organic" for row in parsed)
 
 
 def test_funnel_in_volume_mode(mmp_volume):
@@ -115,6 +122,7 @@ def test_funnel_in_population_mode(mmp_month):
 
 
 def test_installs_are_the_population_users_installing_in_the_window(settings):
+    """Attributed + organic installs are exactly the population's installs, at their install second."""
     end = START + 7 * DAY
     df = frame(generate_window(START, end, settings))
     installs = df[df.event_type == "install"].set_index("user_id").sort_index()
@@ -124,6 +132,38 @@ def test_installs_are_the_population_users_installing_in_the_window(settings):
     assert list(installs.index) == list(expected.index)
     assert (installs.event_time == expected.installed_at).all()
     assert (installs.platform == expected.platform).all() and (installs.country == expected.country).all()
+
+    organic = (installs.partner == "organic").to_numpy()
+    share, n = settings.mmp.organic_share, len(installs)
+    assert abs(organic.mean() - share) < 4 * math.sqrt(share * (1 - share) / n)
+    assert set(installs.partner[~organic]) == set(settings.mmp.partner_weights)  # every partner attributes
+
+
+def test_a_user_is_organic_or_attributed_whatever_the_window(settings):
+    """Organic is a property of the user: hourly windows and one weekly window agree install by install."""
+    end = START + 2 * DAY
+    hours = [START + timedelta(hours=h) for h in range(48)]
+    hourly = pd.concat([frame(generate_window(a, b, settings)) for a, b in itertools.pairwise([*hours, end])])
+    whole = frame(generate_window(START, end, settings))
+
+    def organic(df: pd.DataFrame) -> pd.Series:
+        installs = df[df.event_type == "install"]
+        return (installs.partner == "organic").set_axis(installs.user_id).sort_index()
+
+    pd.testing.assert_series_equal(organic(hourly), organic(whole))
+    assert organic(whole).any() and not organic(whole).all()
+
+
+def test_organic_share_is_configured(settings):
+    none = frame(generate_window(START, START + 7 * DAY, load_settings(mmp={"organic_share": 0.0})))
+    everyone = frame(generate_window(START, START + 7 * DAY, load_settings(mmp={"organic_share": 1.0})))
+    assert not (none.partner == "organic").any()
+    installs = everyone[everyone.event_type == "install"]
+    assert len(installs) > 100 and (installs.partner == "organic").all()
+    reinstalls = everyone[everyone.event_type == "reinstall"]
+    assert len(reinstalls) > 0 and (reinstalls.partner != "organic").all()  # a reinstall comes through an ad
+    assert_funnel(none, START, START + 7 * DAY)
+    assert_funnel(everyone, START, START + 7 * DAY)
 
 
 def test_reinstalls_only_for_users_who_installed_and_churned_earlier(settings, mmp_volume, mmp_month):
@@ -229,6 +269,13 @@ def test_cli_writes_the_window_and_prints_a_summary(tmp_path, monkeypatch, capsy
         ),
         ({"partner_weights": {"adjust": 0.5, "appsflyer": 0.6}}, "sum to 1"),
         ({"cpm_usd": {"adjust": 6.0}}, "cpm_usd"),
+        (
+            {
+                "partner_weights": {"organic": 0.5, "adjust": 0.5},
+                "ctr": {"organic": 0.03, "adjust": 0.03},
+            },
+            "organic",
+        ),
     ],
 )
 def test_bad_mmp_config_is_refused_with_a_clear_message(override, message):

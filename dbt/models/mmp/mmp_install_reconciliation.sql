@@ -1,14 +1,21 @@
-{#- MMP-attributed installs against the users the game saw for the first time, per day × platform × partner,
-    over the days the MMP data covers.
+{#- MMP installs (attributed + organic) against the players the game saw for the first time, per
+    day × platform × partner over the days the MMP data covers, with the users behind every difference.
 
-    Game side: a user's first-seen day is their earliest activity in silver (a spins hour or a purchase).
-    Silver spins carry no platform, so a user's platform is the one of their first purchase, else the one
-    their MMP install reports (a user's platform never changes), else 'unknown'. Their partner is the one the
-    MMP attributes their install to, else 'unattributed' (organic, or missed by the MMP).
-    MMP side: install events (reinstalls are not new users) by the day, platform and partner of the event.
+    One row per user first: their first MMP install (day, platform, partner; organic installs have partner
+    'organic') and their first-seen day in the game (earliest silver spins hour or purchase). A user's row
+    key comes from their install, so a matched user counts on both sides of the same row; a game user the
+    MMP never reported has partner 'no_mmp_install' and the platform of their first purchase, else
+    'unknown'. Then both sides per row, and how each user that is not matched the same day is explained:
+      mmp_installs     = matched_users + installs_first_seen_later + installs_not_seen
+                         + installs_first_seen_earlier
+      first_seen_users = matched_users + first_seen_installed_earlier + first_seen_installed_later
+                         + first_seen_without_install
+    With the simulator's one timeline (install, first session minutes later, first spin in that hour) the
+    residue is players whose first session crosses midnight, whose first spins row was quarantined, or who
+    installed minutes before the data ends.
 
     A table, rebuilt each run: a first-seen day is a property of a user's whole history, and one late row
-    can move it to an older day. Before spins or purchases were ever built the game side is empty. -#}
+    or a correction can move it. Before spins or purchases were ever built the game side is empty. -#}
 
 with
 
@@ -43,31 +50,19 @@ mmp_days as (
 
 ),
 
-mmp_installs as (
+installs as (
 
-    select
-        event_date as install_date,
-        platform,
-        partner,
-        count(*) as mmp_installs
-    from mmp_events
-    where event_type = 'install'
-    group by event_date, platform, partner
-
-),
-
-attribution as (
-
-    select user_id, partner, platform
+    select user_id, install_date, platform, partner
     from (
         select
             user_id,
-            partner,
+            event_date as install_date,
             platform,
+            partner,
             row_number() over (partition by user_id order by event_time, event_id) as install_number
         from mmp_events
         where event_type = 'install'
-    ) as installs
+    ) as ranked
     where install_number = 1
 
 ),
@@ -98,49 +93,107 @@ first_seen as (
 
 ),
 
-first_seen_users as (
+users as (
 
     select
-        first_seen.first_seen_date as install_date,
-        coalesce(first_purchase_platform.platform, attribution.platform, 'unknown') as platform,
-        coalesce(attribution.partner, 'unattributed') as partner,
-        count(*) as first_seen_users
-    from first_seen
+        installs.install_date,
+        first_seen.first_seen_date,
+        coalesce(installs.platform, first_purchase_platform.platform, 'unknown') as platform,
+        coalesce(installs.partner, 'no_mmp_install') as partner
+    from installs
+    full outer join first_seen on installs.user_id = first_seen.user_id
+    left join first_purchase_platform
+        on coalesce(installs.user_id, first_seen.user_id) = first_purchase_platform.user_id
+
+),
+
+install_side as (
+
+    select
+        install_date,
+        platform,
+        partner,
+        {{ cadence.count_where("partner != 'organic'") }} as attributed_installs,
+        {{ cadence.count_where("partner = 'organic'") }} as organic_installs,
+        {{ cadence.count_where("first_seen_date = install_date") }} as matched_users,
+        {{ cadence.count_where("first_seen_date > install_date") }} as installs_first_seen_later,
+        {{ cadence.count_where("first_seen_date is null") }} as installs_not_seen,
+        {{ cadence.count_where("first_seen_date < install_date") }} as installs_first_seen_earlier
+    from users
+    where install_date is not null
+    group by install_date, platform, partner
+
+),
+
+seen_side as (
+
+    select
+        users.first_seen_date as install_date,
+        users.platform,
+        users.partner,
+        cast(count(*) as {{ dbt.type_bigint() }}) as first_seen_users,
+        {{ cadence.count_where("users.install_date < users.first_seen_date") }} as first_seen_installed_earlier,
+        {{ cadence.count_where("users.install_date > users.first_seen_date") }} as first_seen_installed_later,
+        {{ cadence.count_where("users.install_date is null") }} as first_seen_without_install
+    from users
     cross join mmp_days
-    left join first_purchase_platform on first_seen.user_id = first_purchase_platform.user_id
-    left join attribution on first_seen.user_id = attribution.user_id
-    where first_seen.first_seen_date between mmp_days.first_day and mmp_days.last_day
-    group by 1, 2, 3
+    where users.first_seen_date between mmp_days.first_day and mmp_days.last_day
+    group by users.first_seen_date, users.platform, users.partner
 
 ),
 
 joined as (
 
     select
-        coalesce(mmp_installs.install_date, first_seen_users.install_date) as install_date,
-        coalesce(mmp_installs.platform, first_seen_users.platform) as platform,
-        coalesce(mmp_installs.partner, first_seen_users.partner) as partner,
-        coalesce(mmp_installs.mmp_installs, 0) as mmp_installs,
-        coalesce(first_seen_users.first_seen_users, 0) as first_seen_users
-    from mmp_installs
-    full outer join first_seen_users
-        on mmp_installs.install_date = first_seen_users.install_date
-        and mmp_installs.platform = first_seen_users.platform
-        and mmp_installs.partner = first_seen_users.partner
+        coalesce(install_side.install_date, seen_side.install_date) as install_date,
+        coalesce(install_side.platform, seen_side.platform) as platform,
+        coalesce(install_side.partner, seen_side.partner) as partner,
+        coalesce(install_side.attributed_installs, 0) as attributed_installs,
+        coalesce(install_side.organic_installs, 0) as organic_installs,
+        coalesce(seen_side.first_seen_users, 0) as first_seen_users,
+        coalesce(install_side.matched_users, 0) as matched_users,
+        coalesce(install_side.installs_first_seen_later, 0) as installs_first_seen_later,
+        coalesce(install_side.installs_not_seen, 0) as installs_not_seen,
+        coalesce(install_side.installs_first_seen_earlier, 0) as installs_first_seen_earlier,
+        coalesce(seen_side.first_seen_installed_earlier, 0) as first_seen_installed_earlier,
+        coalesce(seen_side.first_seen_installed_later, 0) as first_seen_installed_later,
+        coalesce(seen_side.first_seen_without_install, 0) as first_seen_without_install
+    from install_side
+    full outer join seen_side
+        on install_side.install_date = seen_side.install_date
+        and install_side.platform = seen_side.platform
+        and install_side.partner = seen_side.partner
 
 ),
 
 final as (
 
     select
+        -- key
         install_date,
         platform,
         partner,
-        mmp_installs,
+
+        -- the two sides
+        attributed_installs,
+        organic_installs,
+        attributed_installs + organic_installs as mmp_installs,
         first_seen_users,
-        mmp_installs - first_seen_users as difference,
-        round(100 * {{ cadence.safe_divide('mmp_installs - first_seen_users', 'first_seen_users') }}, 2)
-            as difference_pct
+        attributed_installs + organic_installs - first_seen_users as difference,
+        round(
+            100 * {{ cadence.safe_divide('attributed_installs + organic_installs - first_seen_users',
+                                         'first_seen_users') }}, 2
+        ) as difference_pct,
+
+        -- the users behind the difference
+        matched_users,
+        installs_first_seen_later,
+        installs_not_seen,
+        installs_first_seen_earlier,
+        first_seen_installed_earlier,
+        first_seen_installed_later,
+        first_seen_without_install,
+        {{ cadence.reconciliation_discrepancy() }} as discrepancy
     from joined
 
 )

@@ -1,5 +1,6 @@
-{#- Every click follows an impression, and every install or reinstall a click: the referenced event exists,
-    has the right type and happened no later. Returns the events that break this. -#}
+{#- Every click follows an impression, and every attributed install or reinstall a click: the referenced
+    event exists, has the right type and happened no later. Organic installs follow nothing (staging tests
+    that they have no click). Returns the events that break this. -#}
 with
 
 events as (
@@ -17,7 +18,7 @@ children as (
         case when event_type = 'click' then impression_id else click_id end as parent_id,
         case when event_type = 'click' then 'impression' else 'click' end as parent_type
     from events
-    where event_type != 'impression'
+    where event_type != 'impression' and partner != 'organic'
 
 )
 

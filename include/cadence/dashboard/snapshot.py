@@ -43,16 +43,17 @@ QUERIES: dict[str, str] = {
         group by app_date, app_hour, country
         order by app_date, app_hour, country
     """,
+    # CTR and CPI are the paid partners': organic installs have no impressions, clicks or spend.
     "mmp_ctr": """
         select period_start, partner, platform, country, impressions, clicks
         from mmp.mmp_ctr
-        where grain = 'day' and period_start >= cast('{since}' as date)
+        where grain = 'day' and period_start >= cast('{since}' as date) and partner != 'organic'
         order by period_start, partner, platform, country
     """,
     "mmp_cpi": """
         select period_start, partner, platform, country, total_spend_usd, installs
         from mmp.mmp_cpi
-        where grain = 'day' and period_start >= cast('{since}' as date)
+        where grain = 'day' and period_start >= cast('{since}' as date) and partner != 'organic'
         order by period_start, partner, platform, country
     """,
     "pipeline_health": """

@@ -8,14 +8,19 @@ Two ways to size a window:
 
 * **population** (default): the installs are exactly the game's users whose install time falls in the
   window, with their id, platform, country and install second, so MMP installs reconcile with first-seen
-  game users. Reinstalls come from churned users (below). Each conversion gets its own click and
-  impression; the rest of the traffic (impressions without a click, clicks without an install) has the
-  volume the window's expected conversions imply, so that impressions follow the configured
-  partner/platform/country weights and clicks and installs the configured rates, in expectation.
-* **volume** (``events=N``): exactly N events, drawn forwards chain by chain. N usually needs far more
-  installs than the population has, so install user ids are synthetic (``syn`` + event id, never equal to
-  a population id like ``u000123``); reinstalls still reuse churned population users of the same platform
-  and country, at the share of conversions the population would give that window.
+  game users (the game first sees a user at their first session, minutes after the install). A stable
+  share of users (``organic_share``, drawn once per user) installed without an ad: the MMP reports them as
+  *organic* installs (partner and campaign ``organic``, no click, no impression, no cost). The others are
+  *attributed*: each gets its own click and impression from a partner. Reinstalls come from churned users
+  (below), always through an ad. The rest of the traffic (impressions without a click, clicks without an
+  install) has the volume the window's expected attributed conversions imply, so that impressions follow
+  the configured partner/platform/country weights and clicks and installs the configured rates, in
+  expectation.
+* **volume** (``events=N``): exactly N events of paid traffic (no organic installs), drawn forwards chain by
+  chain. N usually needs far more installs than the population has, so install user ids are synthetic
+  (``syn`` + event id, never equal to a population id like ``u000123``); reinstalls still reuse churned
+  population users of the same platform and country, at the share of conversions the population would
+  give that window.
 
 Churn, kept simple: a fixed share of users (``churn_share``, drawn once per user from the population seed)
 uninstalls ``churn_after`` after installing. From then on each churned user reinstalls through an ad with
@@ -26,7 +31,8 @@ reinstalls at a share of the CPI, each by partner and platform and varying unifo
 ``price_jitter``. They are integer micro-dollars end to end, stored as decimal128(18, 6): exact, and a
 $0.004 impression never rounds to zero.
 
-Layout: within each block the events are its impressions, then their clicks, then their (re)installs.
+Layout: within each block the events are its impressions (and organic installs, which stand alone), then
+the clicks, then the attributed (re)installs.
 
 Determinism: every random stream is seeded from (seed, window start, window end) and, for event data, a
 block number. Blocks hold a fixed number of events (``BLOCK``), and chunks are whole blocks, so the same
@@ -52,12 +58,14 @@ from cadence.simulator.population import build_population
 
 EVENT_TYPES = ("impression", "click", "install", "reinstall")
 IMPRESSION, CLICK, INSTALL, REINSTALL = range(4)  # a chain's outcome is the type of its last event
+ORGANIC = -1  # outcome of a chain that is one organic install: below CLICK, so it has no click and no delay
+ORGANIC_PARTNER = "organic"  # partner and campaign of organic installs
 BLOCK = 1 << 16  # events per block, the unit of randomness
 ID_STRIDE = 10**9  # a window holds fewer events than this
 _LUT_BITS = 20  # segment draws use a 2**20-entry lookup table: weights exact to ~1e-6
 _MMP_STREAM = 10
 # Purposes of the random streams; never 0, as numpy ignores trailing zeros of a seed sequence.
-_PLAN, _CHAINS, _PRICES, _CHURN = 1, 2, 3, 4
+_PLAN, _CHAINS, _PRICES, _CHURN, _ORGANIC = 1, 2, 3, 4, 5
 _DICTIONARY = pa.dictionary(pa.int16(), pa.string())
 
 SCHEMA = pa.schema(
@@ -96,8 +104,10 @@ def _lookup_table(weights: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Model:
-    """The configuration compiled into per-segment arrays. A segment is (partner, platform, country,
+    """The configuration compiled into per-segment arrays. A paid segment is (partner, platform, country,
     campaign); its index is ((partner * platforms + platform) * countries + country) * campaigns + campaign.
+    Organic segments (platform, country) follow the paid ones: they are in ``segment_codes`` and ``price``
+    (zero) only, never drawn as traffic.
     """
 
     mmp: MmpSettings
@@ -106,16 +116,20 @@ class _Model:
     countries: pa.Array
     campaigns: pa.Array
     types: pa.Array
-    segment_codes: np.ndarray  # (4, segments): partner, platform, country and campaign code of each segment
+    segment_codes: np.ndarray  # (4, segments + organic): partner, platform, country and campaign codes
     weight: np.ndarray  # (segments,) share of impressions
     ctr: np.ndarray  # (segments,)
     install_rate: np.ndarray  # (segments,) click-to-install
-    price: np.ndarray  # (4, segments) base price in micro-dollars per event type
+    price: np.ndarray  # (4, segments + organic) base price in micro-dollars per event type
     jitter_ppm: int
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
-        return len(self.partners), len(self.platforms), len(self.countries), self.mmp.campaigns
+        """Paid partners, platforms, countries and campaigns per partner and platform."""
+        return len(self.partners) - 1, len(self.platforms), len(self.countries), self.mmp.campaigns
+
+    def organic_segment(self, platform, country) -> np.ndarray:
+        return (len(self.weight) + platform * len(self.countries) + country).astype(np.int16)
 
     def segment(self, partner, platform, country, campaign) -> np.ndarray:
         _, n_platforms, n_countries, n_campaigns = self.shape
@@ -152,6 +166,7 @@ def _model(mmp: MmpSettings) -> _Model:
     def by_platform(values: dict[str, float]) -> np.ndarray:
         return np.array([values[name] for name in platforms])[platform]
 
+    organic_platform, organic_country = np.indices((len(platforms), len(countries))).reshape(2, -1)
     prices = np.array(
         [
             [
@@ -171,23 +186,35 @@ def _model(mmp: MmpSettings) -> _Model:
         f"{name}-{system}-{k + 1:02d}"
         for name, system, k in itertools.product(partners, platforms, range(mmp.campaigns))
     ]
+    organic_codes = np.stack(
+        [
+            np.full(len(organic_platform), len(partners)),
+            organic_platform,
+            organic_country,
+            np.full(len(organic_platform), len(campaigns)),
+        ]
+    )
+    paid_codes = np.stack(
+        [partner, platform, country, (partner * len(platforms) + platform) * mmp.campaigns + campaign]
+    )
     return _Model(
         mmp=mmp,
-        partners=pa.array(partners),
+        partners=pa.array([*partners, ORGANIC_PARTNER]),
         platforms=pa.array(platforms),
         countries=pa.array(countries),
-        campaigns=pa.array(campaigns),
+        campaigns=pa.array([*campaigns, ORGANIC_PARTNER]),
         types=pa.array(EVENT_TYPES),
-        segment_codes=np.stack(
-            [partner, platform, country, (partner * len(platforms) + platform) * mmp.campaigns + campaign]
-        ).astype(np.int16),
+        segment_codes=np.concatenate([paid_codes, organic_codes], axis=1).astype(np.int16),
         weight=by_partner(mmp.partner_weights)
         * by_platform(mmp.platform_weights)
         * np.array(list(mmp.country_weights.values()))[country]
         / mmp.campaigns,
         ctr=by_partner(mmp.ctr) * by_platform(mmp.platform_ctr_factor),
         install_rate=by_partner(mmp.install_rate),
-        price=prices[partner, platform].T,
+        price=np.concatenate(
+            [prices[partner, platform].T, np.zeros((len(EVENT_TYPES), len(organic_platform)), np.int64)],
+            axis=1,
+        ),
         jitter_ppm=round(mmp.price_jitter * 1_000_000),
     )
 
@@ -199,7 +226,7 @@ class _Chains:
     """
 
     segment: np.ndarray  # int16
-    outcome: np.ndarray  # int8: IMPRESSION, CLICK, INSTALL or REINSTALL
+    outcome: np.ndarray  # int8: IMPRESSION, CLICK, INSTALL, REINSTALL or ORGANIC
     shown_at: np.ndarray  # int64 epoch seconds
     click_delay: np.ndarray  # int64 seconds
     install_delay: np.ndarray  # int64 seconds
@@ -210,7 +237,7 @@ class _Chains:
 
     @property
     def events(self) -> np.ndarray:
-        """Events per chain: 1 (impression), 2 (+ click) or 3 (+ install or reinstall)."""
+        """Events per chain: 1 (impression or organic install), 2 (+ click) or 3 (+ install or reinstall)."""
         return 1 + (self.outcome >= CLICK) + (self.outcome >= INSTALL)
 
     def __getitem__(self, part: slice) -> _Chains:
@@ -268,6 +295,13 @@ def _forward(
 @functools.cache
 def _population_ids(simulator: SimulatorSettings) -> pa.Array:
     return pa.array(build_population(simulator).user_id, pa.string())
+
+
+@functools.cache
+def _organic(simulator: SimulatorSettings, organic_share: float) -> np.ndarray:
+    """Which population users installed without an ad: a stable property of each user, drawn once."""
+    rng = np.random.default_rng([simulator.seed, _MMP_STREAM, _ORGANIC])
+    return rng.random(simulator.scaled_users) < organic_share
 
 
 @functools.cache
@@ -329,18 +363,19 @@ class WindowPlan:
         return np.flatnonzero(_churned(self.settings.simulator, self.mmp.churn_share)[:churned_by])
 
     def _expected_installs(self) -> float:
-        """Population installs expected in the window, averaged over at least a day from its start, so
-        that short windows get steady traffic rather than none or a burst around each install."""
+        """Attributed population installs expected in the window, averaged over at least a day from its
+        start, so that short windows get steady traffic rather than none or a burst around each install."""
         seconds = max(self.span, 86_400)
         installed = self.population.installed_at.astype(np.int64)
         first, last = np.searchsorted(installed, [self.start_s, self.start_s + seconds])
-        return (last - first) * self.span / seconds
+        return (last - first) * (1 - self.mmp.organic_share) * self.span / seconds
 
     def _expected_reinstalls(self) -> float:
         return len(self._pool) * self.mmp.reinstall_rate * self.span / 86_400
 
     def _population_chains(self) -> _Chains:
-        """Installs from the population, reinstalls from the churned, and the traffic that produced them."""
+        """Installs from the population (organic or attributed), reinstalls from the churned, and the
+        traffic that produced the attributed ones."""
         model, mmp, rng = self.model, self.mmp, self._rng(_PLAN)
         n_partners, n_platforms, _, n_campaigns = model.shape
         installed = self.population.installed_at.astype(np.int64)
@@ -351,6 +386,9 @@ class WindowPlan:
             [installed[first:last], self.start_s + rng.integers(0, self.span, n_reinstalls)]
         )
         outcome = np.repeat(np.array([INSTALL, REINSTALL], dtype=np.int8), [last - first, n_reinstalls])
+        organic = np.zeros(len(users), dtype=bool)
+        organic[: last - first] = _organic(self.settings.simulator, mmp.organic_share)[first:last]
+        outcome[organic] = ORGANIC
         platform = model.codes(self.population.platform[users], model.platforms, "platforms")
         country = model.codes(self.population.country[users], model.countries, "countries")
 
@@ -361,6 +399,7 @@ class WindowPlan:
         cumulative = np.cumsum(by_partner / by_partner.sum(axis=1, keepdims=True), axis=1)
         partner = (rng.random(len(users))[:, None] >= cumulative[platform, :-1]).sum(axis=1)
         segment = model.segment(partner, platform, country, rng.integers(0, n_campaigns, len(users)))
+        segment[organic] = model.organic_segment(platform[organic], country[organic])
         click, install = _delays(rng, outcome, mmp, converted_at - self.start_s)
         conversions = _Chains(segment, outcome, converted_at - install - click, click, install, users)
 
@@ -457,7 +496,8 @@ class WindowPlan:
             yield pa.concat_tables(tables)
 
     def _events(self, chains: _Chains, first: int, rng: np.random.Generator) -> pa.Table:
-        """Chains to events: impressions, then their clicks, then their (re)installs (ids in this order)."""
+        """Chains to events: impressions and organic installs, then the clicks, then the attributed
+        (re)installs (ids in this order)."""
         model = self.model
         n = len(chains)
         clicked = np.flatnonzero(chains.outcome >= CLICK)
@@ -466,8 +506,10 @@ class WindowPlan:
         first_id = self.first_id + first
         event_id = first_id + np.arange(n + n_clicks + n_conversions, dtype=np.int64)
 
+        organic = chains.outcome == ORGANIC
+        first_type = np.where(organic, INSTALL, IMPRESSION).astype(np.int8)
         event_type = np.concatenate(
-            [np.full(n, IMPRESSION, np.int8), np.full(n_clicks, CLICK, np.int8), chains.outcome[converted]]
+            [first_type, np.full(n_clicks, CLICK, np.int8), chains.outcome[converted]]
         )
         segment = np.concatenate([chains.segment, chains.segment[clicked], chains.segment[converted]])
         click_time = chains.shown_at + chains.click_delay
@@ -485,8 +527,15 @@ class WindowPlan:
         conversion_ids = event_id[n + n_clicks :]
         users = chains.user[converted]
         synthetic = pc.binary_join_element_wise("syn", pa.array(conversion_ids).cast(pa.string()), "")
-        population_ids = _population_ids(self.settings.simulator).take(pa.array(np.maximum(users, 0)))
-        user_id = pc.if_else(pa.array(users >= 0), population_ids, synthetic)
+        population_ids = _population_ids(self.settings.simulator)
+        converted_ids = pc.if_else(
+            pa.array(users >= 0), population_ids.take(pa.array(np.maximum(users, 0))), synthetic
+        )
+        first_ids = pc.if_else(  # organic installs are always population users
+            pa.array(organic),
+            population_ids.take(pa.array(np.maximum(chains.user, 0))),
+            pa.nulls(n, pa.string()),
+        )
 
         def dictionary(indices: np.ndarray, names: pa.Array) -> pa.Array:
             return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int16)), names)
@@ -505,7 +554,7 @@ class WindowPlan:
             dictionary(codes[3], model.campaigns),
             nullable(impression_id, n, n_conversions, pa.int64()),
             nullable(click_id, n + n_clicks, 0, pa.int64()),
-            nullable(user_id, n + n_clicks, 0, pa.string()),
+            pa.concat_arrays([first_ids, pa.nulls(n_clicks, pa.string()), converted_ids]),
             pa.Array.from_buffers(pa.decimal128(18, 6), len(segment), [None, pa.py_buffer(cost)]),
         ]
         return pa.Table.from_arrays(columns, schema=SCHEMA)

@@ -2,6 +2,11 @@
 
 Users are ordered by install time, so "who is installed at time t" is a prefix of the population and the
 same seed always yields the same ids, countries, platforms and install dates.
+
+Each user has one timeline: install (what the MMP reports) → first session a few minutes later (when the
+game first sees them: their first spins hour) → later spins and purchases, never before the first session.
+So a user's first-seen day in the game data is their install day, unless the first session crosses
+midnight or the first spins row is lost (malformed, quarantined).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from cadence.config import COUNTRY_WEIGHTS, PLATFORM_WEIGHTS, SimulatorSettings
 
 PAYER_SHARE = 0.2  # only a fifth of players ever pay, as in most free-to-play games
 _POPULATION_STREAM = 0
+_SESSION_STREAM = 3  # first sessions: a stream of their own, so ids, countries and payers stay as they were
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,7 @@ class Population:
     platform: np.ndarray
     installed_at: np.ndarray  # datetime64[s], ascending
     is_payer: np.ndarray  # bool
+    first_session_at: np.ndarray  # datetime64[s], installed_at + a short delay (not sorted)
 
     def __len__(self) -> int:
         return len(self.user_id)
@@ -33,6 +40,18 @@ class Population:
     def installed_before(self, moment: datetime) -> int:
         """How many users have installed before ``moment`` (they are the first N of the population)."""
         return int(np.searchsorted(self.installed_at, np.datetime64(_naive_utc(moment), "s"), side="right"))
+
+    def started_before(self, moment: datetime, users: np.ndarray) -> np.ndarray:
+        """Which of ``users`` had their first session before ``moment`` (only they can spin or pay then)."""
+        return self.first_session_at[users] < np.datetime64(_naive_utc(moment), "s")
+
+    def first_sessions_between(self, start: datetime, end: datetime, max_delay: timedelta) -> np.ndarray:
+        """The users whose first session falls in [start, end), in population order."""
+        lo = self.installed_before(start - max_delay - timedelta(seconds=1))  # whoever can start at ``start``
+        hi = self.installed_before(end)
+        sessions = self.first_session_at[lo:hi]
+        bounds = [np.datetime64(_naive_utc(moment), "s") for moment in (start, end)]
+        return lo + np.flatnonzero((sessions >= bounds[0]) & (sessions < bounds[1]))
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -42,6 +61,7 @@ class Population:
                 "platform": self.platform,
                 "installed_at": pd.to_datetime(self.installed_at).tz_localize(UTC),
                 "is_payer": self.is_payer,
+                "first_session_at": pd.to_datetime(self.first_session_at).tz_localize(UTC),
             }
         )
 
@@ -58,6 +78,7 @@ def build_population(settings: SimulatorSettings) -> Population:
     offsets = np.sort(rng.uniform(0, settings.install_span_days * 86_400, n)).astype("int64")
     countries = list(COUNTRY_WEIGHTS)
     platforms = list(PLATFORM_WEIGHTS)
+    installed_at = start + offsets.astype("timedelta64[s]")
     return Population(
         user_id=np.array([f"u{i:06d}" for i in range(n)], dtype=object),
         country=np.array(countries, dtype=object)[
@@ -66,9 +87,18 @@ def build_population(settings: SimulatorSettings) -> Population:
         platform=np.array(platforms, dtype=object)[
             rng.choice(len(platforms), n, p=list(PLATFORM_WEIGHTS.values()))
         ],
-        installed_at=start + offsets.astype("timedelta64[s]"),
+        installed_at=installed_at,
         is_payer=rng.random(n) < PAYER_SHARE,
+        first_session_at=installed_at + first_session_delays(settings, n).astype("timedelta64[s]"),
     )
+
+
+def first_session_delays(settings: SimulatorSettings, n: int) -> np.ndarray:
+    """Install-to-first-session delays in seconds: exponential, at least 1 s, capped at the configured max."""
+    rng = np.random.default_rng([settings.seed, _SESSION_STREAM])
+    mean = settings.first_session_delay.total_seconds()
+    cap = settings.first_session_max_delay.total_seconds()
+    return np.clip(rng.exponential(mean, n), 1, cap).astype("int64")
 
 
 def generate_hours(

@@ -60,7 +60,9 @@ def format_ts(values: pd.Series) -> pd.Series:
 def generate_hour(hour: datetime, population: Population, settings: SimulatorSettings) -> pd.DataFrame:
     """All versions of the purchases made in one event hour, with an ``op`` column (insert/update)."""
     rng = np.random.default_rng([settings.seed, _PURCHASES_STREAM, int(hour.timestamp()) // 3600])
-    payers = np.flatnonzero(population.is_payer[: population.installed_before(hour)])
+    installed = population.installed_before(hour)
+    payers = np.flatnonzero(population.is_payer[:installed])
+    payers = payers[population.started_before(hour, payers)]  # a purchase never precedes the first session
     rate = settings.scaled_purchases_per_hour * hourly_rhythm(hour.hour)
     if settings.spike_day is not None and hour.date() == settings.spike_day:
         rate *= settings.spike_factor  # a configured spike (or outage) on one day; other hours are unchanged

@@ -1,6 +1,8 @@
 """Hourly spin activity as the game backend delivers it, imperfections included.
 
-Each app hour is generated from its own random stream, like purchases. A row (app_hour x user x country)
+Each app hour is generated from its own random stream, like purchases. The players of an hour are a random
+share of those whose first session came earlier, plus everyone whose first session is in that hour (so a
+player's first spins row is the hour of their first session). A row (app_hour x user x country)
 reaches the database after its hour closes; some arrive hours late; some are re-delivered later with
 corrected totals (same key, newer ``updated_at``); a few are malformed (negative spins, null user, an
 app_hour that is not on the hour).
@@ -31,11 +33,17 @@ def generate_hour(hour: datetime, population: Population, settings: SimulatorSet
     rng = np.random.default_rng([settings.seed, _SPINS_STREAM, int(hour.timestamp()) // 3600])
     installed = population.installed_before(hour)
     expected = installed * settings.spins_active_share * hourly_rhythm(hour.hour)
-    n = min(int(rng.poisson(expected)), installed)
+    drawn = min(int(rng.poisson(expected)), installed)
+    returning = rng.choice(installed, drawn, replace=False)
+    returning = returning[population.started_before(hour, returning)]  # no spin before the first session
+    newcomers = population.first_sessions_between(
+        hour, hour + timedelta(hours=1), settings.first_session_max_delay
+    )
+    users = np.sort(np.concatenate([returning, newcomers]))  # every first session spins in its hour
+    n = len(users)
     if n == 0:
         return pd.DataFrame(columns=[*COLUMNS, "op"])
 
-    users = np.sort(rng.choice(installed, n, replace=False))
     spins = rng.poisson(30, n) + 1
     coins_bet = spins * BET_SIZES[rng.integers(0, len(BET_SIZES), n)]
     coins_won = np.round(coins_bet * rng.gamma(20, RETURN_TO_PLAYER / 20, n)).astype("int64")
