@@ -55,7 +55,8 @@ def _environment(data: Path, volume: float) -> dict[str, str]:
 def _measure(env: dict[str, str], *args: str) -> tuple[float, float]:
     """Run this script's worker with ``args``; wall seconds and peak RSS (MB) of that process."""
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, __file__, "--worker", *args], env=env)
+    # the worker's logs go to stderr with the progress: only the table goes to stdout
+    process = subprocess.Popen([sys.executable, __file__, "--worker", *args], env=env, stdout=sys.stderr)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.monotonic() - started
     if os.waitstatus_to_exitcode(status):
