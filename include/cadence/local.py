@@ -24,6 +24,7 @@ from pathlib import Path
 
 from cadence import processes
 from cadence.config import PROJECT_ROOT, Settings, get_settings, load_settings
+from cadence.preload import forkserver_preload
 
 HOME = Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
 PIDS = HOME / "cadence-pids.json"
@@ -124,6 +125,12 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # Workers forked from a forkserver that loaded the task libraries once (cadence.preload).
+        "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
+        "AIRFLOW__CORE__MP_FORKSERVER_PRELOAD": forkserver_preload(),
+        # An idle scheduler loop looks again after 0.5 s, not 1 s: the next task of a 5-minute window is
+        # queued sooner (each of a run's ~5 hand-offs waited ~0.5 s more on average).
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
         **MEMORY_SETTINGS,
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",

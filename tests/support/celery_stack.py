@@ -134,6 +134,8 @@ class CeleryStack(AirflowStack):
                 "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata.replace("+psycopg2", ""),
                 "AIRFLOW__CELERY__BROKER_URL": redis.url,
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(worker_concurrency),
+                # As docker-compose.yaml: the worker loads the task libraries once (cadence.preload).
+                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "cadence.celery_config.CELERY_CONFIG",
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port(log_ports)),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port(log_ports[::-1])),
                 "AIRFLOW_CONN_CADENCE_SOURCE": self.source.as_json(),
