@@ -112,3 +112,26 @@ def slack(monkeypatch):
     monkeypatch.setenv("CADENCE_MONITORING__SLACK_CONN_ID", "cadence_slack")
     monkeypatch.setattr(SlackWebhookHook, "send", lambda self, **kwargs: sent.append(kwargs["text"]))
     return sent
+
+
+def pytest_sessionstart(session):
+    """Import the task libraries once (as a stack's workers do, cadence.preload) and freeze them out of the
+    garbage collector's view, so the full ``gc.collect()`` Cosmos runs after every dbt invocation of a
+    ``dag.test()`` scans only what the test created (~0.4 s less per dbt task)."""
+    import gc
+    import importlib
+    import logging
+
+    from cadence.preload import TASK_LIBRARIES
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its import logs at INFO
+    importlib.import_module("airflow.sdk")
+    for name in TASK_LIBRARIES:
+        importlib.import_module(name)
+    gc.freeze()
+
+
+def pytest_unconfigure(config):
+    import gc
+
+    gc.unfreeze()  # objects still frozen at exit would be reported as leaks by nanobind (duckdb)
