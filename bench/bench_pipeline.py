@@ -55,7 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"
 sys.path.insert(0, str(ROOT))  # the real-stack harness, tests/support/stack.py, is shared with the tests
 SIM_NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # the seeded history of (b) ends here
-PARSE_GOAL_S, SCHEDULER_GOAL_S, SPINS_GOAL_S, FLATNESS_GOAL = 0.3, 30.0, 45.0, 1.25
+# Goals: DAG parse; a purchases window under the scheduler (#12: <= 8 s at 1x); a spins window; flatness.
+PARSE_GOAL_S, SCHEDULER_GOAL_S, SPINS_GOAL_S, FLATNESS_GOAL = 0.3, 8.0, 45.0, 1.25
 PARTS = ("parse", "dagtest", "imports", "scheduler", "flatness")
 FLAT_DAYS = (30, 1)  # history under the measured windows: long, short
 HISTORY_CHUNK = timedelta(hours=6)  # bronze windows the history is landed in
@@ -397,11 +398,12 @@ def measure_scheduler(work: Path, runs: int) -> dict:
     with stack:
         startup = time.monotonic() - started
         stack.pause("spins")  # a run triggered by purchases queues instead of competing for CPU and DuckDB
-        log(f"stack healthy on {stack.url} after {startup:.1f} s; triggering {runs} purchases runs …")
-        # Distinct, fully seeded 5-minute windows (logical dates are unique per DAG), newest first.
-        results = _timed_runs(
-            stack, "purchases", [last_boundary - timedelta(minutes=5 * i) for i in range(runs)]
-        )
+        log(f"stack healthy on {stack.url} after {startup:.1f} s; one warm-up and {runs} purchases runs …")
+        # Distinct, fully seeded 5-minute windows (logical dates are unique per DAG), newest first. The
+        # warm-up run is reported on its own: the LocalExecutor forks its workers (from the forkserver
+        # that preloaded the task libraries) on demand, once per scheduler lifetime, during the first runs.
+        windows = [last_boundary - timedelta(minutes=5 * i) for i in range(runs + 1)]
+        (first_seconds, _), *results = _timed_runs(stack, "purchases", windows)
         median_seconds, median_run = sorted(results, key=lambda r: r[0])[len(results) // 2]
         phases = task_phases(stack, "purchases", median_run)
         latency = (_moment(median_run["start_date"]) - _moment(median_run["queued_at"])).total_seconds()
@@ -431,6 +433,7 @@ def measure_scheduler(work: Path, runs: int) -> dict:
             raise RuntimeError(f"a spins run waited for a purchases catch-up: {catch_ups}")
     return {
         "startup": startup,
+        "first_run": first_seconds,
         "seconds": [r[0] for r in results],
         "median": median_seconds,
         "trigger_latency": latency,
@@ -567,6 +570,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows.append(
                 f"| stack start → healthy (prepare + 4 services) | - | {scheduled['startup']:.1f} s | info |"
+            )
+            rows.append(
+                f"| scheduler: the first purchases run after the start (not counted above: the executor "
+                f"forks its workers) | - | {scheduled['first_run']:.1f} s | info |"
             )
             each = ", ".join(f"{s:.1f}" for s in scheduled["spins_seconds"])
             rows.append(
