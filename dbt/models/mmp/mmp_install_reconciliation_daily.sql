@@ -1,6 +1,7 @@
 {#- The install reconciliation per UTC day, all platforms and partners together: game first-seen players
     against MMP attributed + organic installs, whether the difference is within the stated tolerance, and
-    the users behind it (the sums of mmp_install_reconciliation's breakdown, explained the same way).
+    the users behind it (the sums of mmp_install_reconciliation's breakdown, the columns of
+    cadence.reconciliation_reasons(), explained the same way).
 
     Tolerance: |difference| <= greatest(mmp_reconciliation_tolerance_users,
     ceil(mmp_reconciliation_tolerance_share × mmp_installs)) (dbt vars). What remains with one consistent
@@ -24,12 +25,9 @@ days as (
         {{ cadence.sum_bigint('organic_installs') }} as organic_installs,
         {{ cadence.sum_bigint('mmp_installs') }} as mmp_installs,
         {{ cadence.sum_bigint('matched_users') }} as matched_users,
-        {{ cadence.sum_bigint('installs_first_seen_later') }} as installs_first_seen_later,
-        {{ cadence.sum_bigint('installs_not_seen') }} as installs_not_seen,
-        {{ cadence.sum_bigint('installs_first_seen_earlier') }} as installs_first_seen_earlier,
-        {{ cadence.sum_bigint('first_seen_installed_earlier') }} as first_seen_installed_earlier,
-        {{ cadence.sum_bigint('first_seen_installed_later') }} as first_seen_installed_later,
-        {{ cadence.sum_bigint('first_seen_without_install') }} as first_seen_without_install
+        {%- for column, _ in cadence.reconciliation_reasons() %}
+        {{ cadence.sum_bigint(column) }} as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from reconciliation
     group by install_date
 
@@ -65,12 +63,9 @@ final as (
 
         -- the users behind the difference
         matched_users,
-        installs_first_seen_later,
-        installs_not_seen,
-        installs_first_seen_earlier,
-        first_seen_installed_earlier,
-        first_seen_installed_later,
-        first_seen_without_install,
+        {%- for column, _ in cadence.reconciliation_reasons() %}
+        {{ column }},
+        {%- endfor %}
         {{ cadence.reconciliation_discrepancy() }} as discrepancy
     from tolerated
 
