@@ -3,12 +3,12 @@
     .venv/bin/python bench/run.py memory
     .venv/bin/python bench/bench_memory.py --parallelism 4 --seconds 120
 
-Starts the `make up` stack (cadence.stack: api-server, scheduler + LocalExecutor workers, dag-processor,
-triggerer, simulator) in a temporary home, measures every process's PSS from /proc/<pid>/smaps_rollup
-(shared pages split between the processes sharing them, so the sum is the real footprint), summed per
-service with all its descendants (task processes count under the scheduler), first idle, then while a
-purchases backfill and an mmp backfill run. Prints idle and peak per service and in total. Goal ≤ 1 GiB
-with the pipelines running.
+Starts the `make up` stack (tests/support/stack.py: api-server, scheduler + LocalExecutor workers,
+dag-processor, triggerer, simulator) in a temporary home, measures every process's PSS from
+/proc/<pid>/smaps_rollup (shared pages split between the processes sharing them, so the sum is the real
+footprint), summed per service with all its descendants (task processes count under the scheduler), first
+idle, then while a purchases backfill and an mmp backfill run. Prints idle and peak per service and in
+total. Goal ≤ 1 GiB with the pipelines running.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from pathlib import Path
 
 import psutil
 from cadence import local
-from cadence.stack import AirflowStack, free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the real-stack harness, shared with tests
+from tests.support.stack import AirflowStack, free_port
 
 PORTS = range(8141, 8151)
 MIB = 1024 * 1024
