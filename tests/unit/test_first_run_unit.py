@@ -37,6 +37,22 @@ def test_first_run_plans_purchases_in_chunks_then_spins_and_kpis_over_the_range(
     assert {conf["triggered_by"] for conf in runs} == {"first_run"}
 
 
+def test_first_run_computes_kpis_over_whole_days_only():
+    """`make up` seeds from the current hour 3 days back: the partial first day (one hour of players) would
+    read as a 700 % jump the next day and fail the anomaly check, so the KPI backfill starts a day later."""
+    from datetime import timedelta
+
+    from cadence import first_run
+
+    start, end = first_run.seeded_range(3, now=datetime(2026, 11, 30, 23, 48, tzinfo=UTC))
+    assert start == datetime(2026, 11, 27, 23, tzinfo=UTC)
+    kpis = first_run.plan(start, end, timedelta(hours=6))["daily_kpis"]
+    assert (kpis["backfill_start"], kpis["backfill_end"]) == ("2026-11-28T00:00:00Z", "2026-11-30T00:00:00Z")
+    midnight = datetime(2026, 11, 27, tzinfo=UTC)  # a history that starts on a day boundary keeps that day
+    kpis = first_run.plan(midnight, midnight + timedelta(days=3), timedelta(hours=6))["daily_kpis"]
+    assert (kpis["backfill_start"], kpis["backfill_end"]) == ("2026-11-27T00:00:00Z", "2026-11-30T00:00:00Z")
+
+
 def test_the_admin_password_is_generated_once_and_kept(tmp_path):
     from cadence import local
 
