@@ -32,9 +32,11 @@ def _iso(moment: datetime) -> str:
 
 
 def seeded_range(seed_days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """Whole hours: from ``seed_days`` before the last full hour up to it."""
+    """From midnight ``seed_days`` before the last full hour up to that hour. The history starts on a day
+    boundary: a first day holding only its last hours of players would read, in the KPIs, as a jump of
+    DAU and revenue the day after, and fail the anomaly check."""
     end = (now or datetime.now(UTC)).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return end - timedelta(days=seed_days), end
+    return (end - timedelta(days=seed_days)).replace(hour=0), end
 
 
 def plan(start: datetime, end: datetime, purchases_chunk: timedelta) -> dict:
@@ -55,9 +57,8 @@ def plan(start: datetime, end: datetime, purchases_chunk: timedelta) -> dict:
         high = min(low + purchases_chunk, end)
         chunks.append({"conf": conf(low, high), "trigger_run_id": f"first_run__purchases__{_iso(low)}"})
         low = high
-    # KPIs over the whole days of the history: its first day is partial (it starts at the hour `make up`
-    # ran), and a day with one hour of players reads as a 700 % jump of DAU and revenue the day after,
-    # which fails the anomaly check. Less than one whole day seeded: the day it starts in.
+    # KPIs over the whole days of the range (a partial first day would fail the anomaly check, see
+    # seeded_range); less than one whole day: the day it starts in.
     first_midnight = start.replace(hour=0)
     day_start = first_midnight if first_midnight == start else first_midnight + timedelta(days=1)
     day_end = end.replace(hour=0)

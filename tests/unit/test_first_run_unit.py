@@ -18,16 +18,16 @@ def test_first_run_plans_purchases_in_chunks_then_spins_and_kpis_over_the_range(
     from cadence import first_run
 
     start, end = first_run.seeded_range(1, now=datetime(2026, 3, 10, 12, 34, tzinfo=UTC))
-    assert (start, end) == (datetime(2026, 3, 9, 12, tzinfo=UTC), datetime(2026, 3, 10, 12, tzinfo=UTC))
-    plan = first_run.plan(start, end, timedelta(hours=10))
+    assert (start, end) == (datetime(2026, 3, 9, tzinfo=UTC), datetime(2026, 3, 10, 12, tzinfo=UTC))
+    plan = first_run.plan(start, end, timedelta(hours=16))
     chunks = [(r["conf"]["backfill_start"], r["conf"]["backfill_end"]) for r in plan["purchases"]]
     assert chunks == [
-        ("2026-03-09T12:00:00Z", "2026-03-09T22:00:00Z"),
-        ("2026-03-09T22:00:00Z", "2026-03-10T08:00:00Z"),
+        ("2026-03-09T00:00:00Z", "2026-03-09T16:00:00Z"),
+        ("2026-03-09T16:00:00Z", "2026-03-10T08:00:00Z"),
         ("2026-03-10T08:00:00Z", "2026-03-10T12:00:00Z"),
     ]
     assert len({r["trigger_run_id"] for r in plan["purchases"]}) == 3
-    whole = ("2026-03-09T12:00:00Z", "2026-03-10T12:00:00Z")
+    whole = ("2026-03-09T00:00:00Z", "2026-03-10T12:00:00Z")
     assert (plan["spins"]["backfill_start"], plan["spins"]["backfill_end"]) == whole
     assert (plan["mmp"]["backfill_start"], plan["mmp"]["backfill_end"]) == whole
     days = (plan["daily_kpis"]["backfill_start"], plan["daily_kpis"]["backfill_end"])
@@ -37,20 +37,36 @@ def test_first_run_plans_purchases_in_chunks_then_spins_and_kpis_over_the_range(
     assert {conf["triggered_by"] for conf in runs} == {"first_run"}
 
 
-def test_first_run_computes_kpis_over_whole_days_only():
-    """`make up` seeds from the current hour 3 days back: the partial first day (one hour of players) would
-    read as a 700 % jump the next day and fail the anomaly check, so the KPI backfill starts a day later."""
+def test_the_seeded_history_and_the_kpis_start_on_a_day_boundary():
+    """A first day holding only the last hour of players (seen under make up: the history began at the
+    hour it ran) read as a 731 % DAU jump the next day and failed the first run's anomaly check."""
     from datetime import timedelta
 
     from cadence import first_run
 
     start, end = first_run.seeded_range(3, now=datetime(2026, 11, 30, 23, 48, tzinfo=UTC))
-    assert start == datetime(2026, 11, 27, 23, tzinfo=UTC)
+    assert (start, end) == (datetime(2026, 11, 27, tzinfo=UTC), datetime(2026, 11, 30, 23, tzinfo=UTC))
     kpis = first_run.plan(start, end, timedelta(hours=6))["daily_kpis"]
-    assert (kpis["backfill_start"], kpis["backfill_end"]) == ("2026-11-28T00:00:00Z", "2026-11-30T00:00:00Z")
-    midnight = datetime(2026, 11, 27, tzinfo=UTC)  # a history that starts on a day boundary keeps that day
-    kpis = first_run.plan(midnight, midnight + timedelta(days=3), timedelta(hours=6))["daily_kpis"]
     assert (kpis["backfill_start"], kpis["backfill_end"]) == ("2026-11-27T00:00:00Z", "2026-11-30T00:00:00Z")
+    late = datetime(2026, 11, 27, 23, tzinfo=UTC)  # a range given in the conf: its whole days only
+    kpis = first_run.plan(late, late + timedelta(days=3), timedelta(hours=6))["daily_kpis"]
+    assert (kpis["backfill_start"], kpis["backfill_end"]) == ("2026-11-28T00:00:00Z", "2026-11-30T00:00:00Z")
+
+
+def test_make_up_seeds_the_source_from_the_first_runs_midnight(monkeypatch):
+    from datetime import timedelta
+
+    from cadence import first_run, local
+    from cadence.simulator import cli
+
+    calls = []
+    monkeypatch.setattr(cli, "main", calls.append)
+    local.seed_source()
+    ((_, _, days, _, until),) = calls
+    until = datetime.fromisoformat(until)
+    start, _ = first_run.seeded_range(local.get_settings().simulator.seed_days, until)
+    seeded_from = (until - timedelta(days=float(days))).replace(minute=0, second=0, microsecond=0)
+    assert seeded_from == start  # what cadence.simulator.cli.seed starts from
 
 
 def test_the_admin_password_is_generated_once_and_kept(tmp_path):
