@@ -206,15 +206,11 @@ def prepare() -> bool:
 def seed_source() -> None:
     """Create recent history for every stream not started yet (from the start of the range the first run
     backfills, a midnight: cadence.first_run.seeded_range), and catch the others up to now."""
-    from datetime import UTC, datetime
-
     from cadence import first_run
     from cadence.simulator import cli
 
-    now = datetime.now(UTC)
-    start, _ = first_run.seeded_range(get_settings().simulator.seed_days, now)
-    days = (now - start).total_seconds() - 1  # a second short: the seed floors its start to the hour
-    cli.main(["seed", "--days", f"{days / 86400:.6f}", "--until", now.isoformat()])
+    start, _ = first_run.seeded_range(get_settings().simulator.seed_days)
+    cli.main(["seed", "--since", start.isoformat()])
 
 
 def _running() -> dict[str, int]:

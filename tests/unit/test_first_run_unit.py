@@ -53,20 +53,19 @@ def test_the_seeded_history_and_the_kpis_start_on_a_day_boundary():
     assert (kpis["backfill_start"], kpis["backfill_end"]) == ("2026-11-28T00:00:00Z", "2026-11-30T00:00:00Z")
 
 
-def test_make_up_seeds_the_source_from_the_first_runs_midnight(monkeypatch):
-    from datetime import timedelta
+def test_make_up_seeds_the_source_from_the_first_runs_midnight(cadence_env, monkeypatch):
+    """The real seed, into a temporary source database: every stream starts where the first run's range
+    starts, a midnight."""
+    from cadence import first_run, local, sources
+    from cadence.simulator import source
 
-    from cadence import first_run, local
-    from cadence.simulator import cli
-
-    calls = []
-    monkeypatch.setattr(cli, "main", calls.append)
+    monkeypatch.setenv("CADENCE_SIMULATOR__SEED_DAYS", "1")
     local.seed_source()
-    ((_, _, days, _, until),) = calls
-    until = datetime.fromisoformat(until)
-    start, _ = first_run.seeded_range(local.get_settings().simulator.seed_days, until)
-    seeded_from = (until - timedelta(days=float(days))).replace(minute=0, second=0, microsecond=0)
-    assert seeded_from == start  # what cadence.simulator.cli.seed starts from
+    start, _ = first_run.seeded_range(1)
+    assert start.hour == 0
+    hook = sources.source_hook(cadence_env)
+    for stream in ("purchases", "spins_hourly"):
+        assert source.state(hook, stream)[0] == start
 
 
 def test_the_admin_password_is_generated_once_and_kept(tmp_path):

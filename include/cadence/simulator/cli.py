@@ -1,6 +1,7 @@
 """``cadence-simulate``: seed the source database with history, or keep it receiving fresh rows.
 
 cadence-simulate seed --days 3      # start the simulation 3 days ago and apply everything up to now
+cadence-simulate seed --since 2026-03-01  # or from a given moment
 cadence-simulate tick               # apply what changed since the last tick
 cadence-simulate run --every 60     # tick every 60 s until interrupted (the local live feed)
 cadence-simulate pause spins_hourly # the spins feed goes quiet (a running `run` loop honours it)
@@ -28,7 +29,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cadence-simulate", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     seed = commands.add_parser("seed", help="start the simulation N days back and apply up to --until")
-    seed.add_argument("--days", type=float, default=None, help="history to create (default: config)")
+    start = seed.add_mutually_exclusive_group()
+    start.add_argument("--days", type=float, default=None, help="history to create (default: config)")
+    start.add_argument("--since", type=cli_moment, default=None, help="start of history (instead of --days)")
     seed.add_argument("--until", type=cli_moment, default=None, help="end of history (default: now)")
     tick = commands.add_parser("tick", help="apply changes since the last tick, up to --until")
     tick.add_argument("--until", type=cli_moment, default=None)
@@ -45,11 +48,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def seed(streams: list[str], days: float, until: datetime) -> dict[str, source.TickSummary]:
-    """Create ``days`` of history ending at ``until``, a day at a time with a progress bar."""
+def seed(
+    streams: list[str], days: float, until: datetime, since: datetime | None = None
+) -> dict[str, source.TickSummary]:
+    """Create history ending at ``until``, a day at a time with a progress bar: from ``since`` when given,
+    else from ``days`` before ``until`` on the hour."""
     settings = get_settings()
     hook = sources.source_hook(settings)
-    started_at = (until - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    started_at = since or (until - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     totals: dict[str, list[int]] = {}
     for stream in streams:
         source.start(hook, stream, started_at)
@@ -105,10 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     if settings is None:
         return 2
     if args.command == "seed":
-        days = settings.simulator.seed_days if args.days is None else args.days
         until = args.until or datetime.now(UTC)
-        _print_summary(seed(args.streams, days, until))
-        _tick_telemetry(settings, until, timedelta(days=days))
+        days = settings.simulator.seed_days if args.days is None else args.days
+        history = until - args.since if args.since else timedelta(days=days)
+        _print_summary(seed(args.streams, days, until, args.since))
+        _tick_telemetry(settings, until, history)
         return 0
 
     hook = sources.source_hook(settings)
