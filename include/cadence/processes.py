@@ -5,7 +5,8 @@ LocalExecutor workers and its ``serve-logs`` server, the triggerer's log server.
 task processes start groups of their own, so stopping only the leaders left workers behind and the log
 server holding its port. Here a stop signals every member of those groups *and* every descendant of the
 leaders, waits a grace period, then SIGKILLs whatever is left. A service counts as alive only if its pid
-still belongs to the process started (same start time), so a recycled pid is not mistaken for it.
+still belongs to the process started (same start time, counted from boot: the wall clock can be set
+while the stack runs), so a recycled pid is not mistaken for it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ GRACE_SECONDS = 20.0
 
 def started(pid: int) -> dict:
     """What identifies a process we started: its pid and start time."""
-    return {"pid": pid, "create_time": psutil.Process(pid).create_time()}
+    return {"pid": pid, "since_boot": _since_boot(psutil.Process(pid))}
+
+
+def _since_boot(process: psutil.Process) -> float:
+    """Seconds from boot to the process's start. Its start on the wall clock (``create_time``) moves when
+    the clock is set (NTP, a resumed VM) and would make every live service look dead."""
+    return process.create_time() - psutil.boot_time()
 
 
 def read(path: Path) -> dict[str, dict]:
@@ -45,7 +52,9 @@ def is_alive(entry: dict) -> bool:
         process = psutil.Process(entry["pid"])
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        created = entry.get("create_time")
+        if "since_boot" in entry:
+            return abs(_since_boot(process) - entry["since_boot"]) < 1
+        created = entry.get("create_time")  # a file written before since_boot
         return created is None or abs(process.create_time() - created) < 1
     except psutil.Error:
         return False
