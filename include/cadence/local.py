@@ -22,7 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from cadence import processes
+from cadence import processes, service_logs
 from cadence.config import PROJECT_ROOT, Settings, get_settings, load_settings
 from cadence.preload import forkserver_preload
 
@@ -236,20 +236,12 @@ def wait_for_health(port: int = PORT, timeout: float = 120) -> bool:
 #: Simulator rates of the `make up` feed, unless set in the environment: rich enough that every
 #: 5-minute purchases window and every hourly spins window has rows (the library defaults are thinner).
 LIVE_FEED = {"CADENCE_SIMULATOR__PURCHASES_PER_HOUR": "300", "CADENCE_SIMULATOR__SPINS_ACTIVE_SHARE": "0.05"}
-ROTATE_KEEP = 3  # generations of each service log kept (<name>.log.1 … .3), rotated at every start
 
 
-def rotate_logs(logs: Path, names, keep: int = ROTATE_KEEP) -> None:
-    """Start every service on a fresh log: <name>.log becomes <name>.log.1, and so on; the oldest goes."""
+def rotate_logs(logs: Path, names) -> None:
+    """Start every service on a fresh log (<name>.log becomes <name>.log.1, …; cadence.service_logs)."""
     for name in names:
-        current = logs / f"{name}.log"
-        if not current.exists() or not current.stat().st_size:
-            continue
-        for generation in range(keep - 1, 0, -1):
-            older = logs / f"{name}.log.{generation}"
-            if older.exists():
-                older.replace(logs / f"{name}.log.{generation + 1}")
-        current.replace(logs / f"{name}.log.1")
+        service_logs.rotate(logs / f"{name}.log")
 
 
 def _ui_url() -> str:
@@ -317,7 +309,8 @@ def up() -> int:
   traffic alerts); the simulator adds source rows and telemetry files every minute
   ({settings.simulator.purchases_per_hour:g} purchases/hour at peak; CADENCE_SIMULATOR__* to change).
 {backfills}
-  Logs: {logs}/<service>.log (rotated at each start).  Stop with `make down`.
+  Logs: {logs}/<service>.log (rotated at each start and every {service_logs.MAX_BYTES >> 20} MB).
+  Stop with `make down`.
 """,
         flush=True,
     )
@@ -340,22 +333,41 @@ def _first_run(url: str, password: str) -> str:
 
 
 def start_services(
-    commands: dict[str, list[str]], environment: dict[str, str], logs: Path
+    commands: dict[str, list[str]],
+    environment: dict[str, str],
+    logs: Path,
+    log_max_bytes: int = service_logs.MAX_BYTES,
 ) -> dict[str, subprocess.Popen]:
-    """Start each command in its own session (so its process group can be stopped as a whole), appending
-    its output to ``logs/<name>.log``."""
+    """Start each command in its own session (so its process group can be stopped as a whole), its output
+    piped to one writer process that keeps ``logs/<name>.log`` rotated by size (cadence.service_logs)."""
     logs.mkdir(parents=True, exist_ok=True)
+    pipes = {name: os.pipe() for name in commands}
+    with (logs / "log-writer.log").open("ab") as errors:
+        subprocess.Popen(
+            [sys.executable, "-m", "cadence.service_logs", f"--max-bytes={log_max_bytes}"]
+            + [f"{read}={logs / name}.log" for name, (read, _) in pipes.items()],
+            pass_fds=[read for read, _ in pipes.values()],
+            stdin=subprocess.DEVNULL,
+            stdout=errors,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # lives until the last service it serves has stopped
+            cwd=PROJECT_ROOT,
+        )
     processes = {}
-    for name, command in commands.items():
-        with (logs / f"{name}.log").open("ab") as log:
+    try:
+        for name, command in commands.items():
             processes[name] = subprocess.Popen(
                 command,
                 env=environment,
-                stdout=log,
+                stdout=pipes[name][1],
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd=PROJECT_ROOT,
             )
+    finally:
+        for read, write in pipes.values():  # the services and the writer hold their own ends now
+            os.close(read)
+            os.close(write)
     return processes
 
 

@@ -1,5 +1,5 @@
-"""`make up` pieces without a stack: the first-run backfill plan, the generated admin password, log
-rotation, the bind address, and the trigger form's date-time pattern."""
+"""`make up` pieces without a stack: the first-run backfill plan, the generated admin password,
+the bind address, and the trigger form's date-time pattern."""
 
 from __future__ import annotations
 
@@ -87,18 +87,6 @@ def test_the_api_server_binds_localhost_unless_told(monkeypatch):
     assert local.HOST == "127.0.0.1" or "CADENCE_UI_HOST" in __import__("os").environ
     command = local.service_commands(8141)["api-server"]
     assert command[command.index("--host") + 1] == local.HOST
-
-
-def test_service_logs_rotate_at_start_keeping_three(tmp_path):
-    from cadence import local
-
-    for generation in range(5):
-        (tmp_path / "scheduler.log").write_text(f"run {generation}\n")
-        local.rotate_logs(tmp_path, ["scheduler", "missing"])
-    kept = sorted(p.name for p in tmp_path.iterdir())
-    assert kept == ["scheduler.log.1", "scheduler.log.2", "scheduler.log.3"]
-    assert (tmp_path / "scheduler.log.1").read_text() == "run 4\n"
-    assert (tmp_path / "scheduler.log.3").read_text() == "run 2\n"
 
 
 @pytest.mark.parametrize(
