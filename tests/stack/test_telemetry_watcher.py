@@ -21,7 +21,7 @@ RUN_TIMEOUT = 420  # seconds: ~15 dbt tasks, one at a time (DuckDB pool), on a b
 def test_a_landed_file_starts_a_telemetry_run_through_the_watcher(tmp_path):
     import duckdb
     from cadence.config import load_settings
-    from cadence.telemetry import pipeline, simulator
+    from cadence.telemetry import landing, pipeline, simulator
 
     from tests.support.stack import AirflowStack, free_port
 
@@ -50,7 +50,7 @@ def test_a_landed_file_starts_a_telemetry_run_through_the_watcher(tmp_path):
             settings, simulator.uploads(start, start + timedelta(hours=1), settings)
         )
         assert names
-        signal = stack.data_dir / "lake/landing/telemetry" / simulator.SIGNAL
+        signal = stack.data_dir / "lake/landing/telemetry" / landing.SIGNAL
         runs = stack.wait_until(lambda: stack.runs("telemetry"), timeout=240, what="an asset-triggered run")
         assert len(runs) == 1 and runs[0]["run_type"] == "asset_triggered", runs
         assert stack.wait("telemetry", runs[0]["dag_run_id"], timeout=RUN_TIMEOUT) == "success"

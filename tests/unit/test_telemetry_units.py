@@ -108,7 +108,7 @@ def test_the_watcher_is_a_file_trigger_locally_and_pubsub_in_production(tmp_path
 def expected_lines(payload: bytes, settings) -> dict[int, dict | None]:
     """An independent reading of one landing file: line number -> the visit, or None if it must be
     quarantined (not a JSON object, or breaking a rule)."""
-    from cadence.telemetry.simulator import EVENT_TYPES
+    from cadence.telemetry.landing import EVENT_TYPES
 
     def valid(record: dict) -> bool:
         device, geo = record.get("device") or {}, record.get("geo") or {}

@@ -44,7 +44,7 @@ from cadence.config import Settings
 from cadence.lake import Window
 from cadence.runlog import RunRecord
 from cadence.telemetry import flatten
-from cadence.telemetry.simulator import STAMP, checksum, landing_dir
+from cadence.telemetry.landing import STAMP, checksum, landing_dir
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from cadence.config import Settings
 from cadence.quality import REASON, Rule, validate
-from cadence.telemetry.simulator import EVENT_TYPES
+from cadence.telemetry.landing import EVENT_TYPES
 
 
 def _not_null(column: str) -> Rule:

@@ -13,13 +13,10 @@ way a cron fallback (``fallback_schedule``) runs anyway: a missed notification d
 from __future__ import annotations
 
 from cadence.config import Settings
+from cadence.telemetry.landing import SIGNAL, landing_uri
 
 LANDING_ASSET = "telemetry_landing"
 SESSIONS_ASSET = "telemetry_sessions"  # the completion event: downstream DAGs can schedule on it
-
-
-def landing_uri(settings: Settings) -> str:
-    return f"{settings.lake_url.rstrip('/')}/landing/telemetry"
 
 
 def watcher_trigger(settings: Settings):
@@ -43,8 +40,6 @@ def watcher_trigger(settings: Settings):
             "set CADENCE_TELEMETRY__TRIGGER=pubsub with a subscription to the bucket's notifications"
         )
     from airflow.providers.standard.triggers.file import FileDeleteTrigger
-
-    from cadence.telemetry.simulator import SIGNAL
 
     signal = f"{landing_uri(settings).removeprefix('file://')}/{SIGNAL}"
     return FileDeleteTrigger(filepath=signal, poke_interval=config.poke_interval.total_seconds())

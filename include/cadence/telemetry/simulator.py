@@ -14,7 +14,6 @@ sending thousands of events a minute) and quiet periods without any traffic.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,11 +24,10 @@ from cadence.config import Settings
 from cadence.simulator.population import Population, build_population
 from cadence.simulator.purchases import generate_hour as backend_purchases
 from cadence.simulator.purchases import hourly_rhythm
+from cadence.telemetry.landing import EVENT_TYPES, SIGNAL, STAMP, landing_dir
 
 HOUR = timedelta(hours=1)
-STAMP = "%Y%m%dT%H%M%S"
 SCREENS = ("home", "map", "level", "store", "inventory", "settings", "leaderboard")
-EVENT_TYPES = ("screen_view", "level_start", "level_end", "item_view", "add_to_cart", "purchase")
 CATALOG = {  # sku -> (category, price in USD)
     "gems_s": ("gems", 0.99),
     "gems_m": ("gems", 4.99),
@@ -330,19 +328,6 @@ def _corrected(line: str) -> str:
         if event.get("screen") == "home":
             event["screen"] = "map"
     return json.dumps(record, separators=(",", ":"))
-
-
-def checksum(payload: bytes) -> str:
-    return hashlib.sha256(payload).hexdigest()
-
-
-def landing_dir(settings: Settings):
-    from cadence import lake
-
-    return lake.root(settings) / "landing" / "telemetry"
-
-
-SIGNAL = "_arrived"  # touched after each upload; the local AssetWatcher's FileDeleteTrigger consumes it
 
 
 def write_uploads(settings: Settings, files: list[Upload], signal: bool = True) -> list[str]:
