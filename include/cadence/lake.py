@@ -12,11 +12,12 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from cadence.config import Settings
+
+if TYPE_CHECKING:  # pyarrow is imported where Parquet is read or written: parsing a DAG file needs neither
+    import pyarrow as pa
 
 WINDOW_FORMAT = "%Y%m%dT%H%M"
 
@@ -113,12 +114,16 @@ def write_atomic(path, payload: bytes) -> None:
 
 
 def write_parquet(path, table: pa.Table) -> None:
+    import pyarrow.parquet as pq
+
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     write_atomic(path, buffer.getvalue())
 
 
 def read_parquet(path) -> pa.Table:
+    import pyarrow.parquet as pq
+
     with path.open("rb") as handle:
         return pq.read_table(handle)
 
