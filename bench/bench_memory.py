@@ -44,24 +44,39 @@ def pss(pid: int) -> int:
     return 0
 
 
-def per_service(stack: AirflowStack) -> dict[str, int]:
-    usage = {}
+def per_process(stack: AirflowStack) -> list[tuple[str, str, int]]:
+    """(service, what the process is, PSS) of every process of the stack, descendants under their service."""
+    rows = []
     for name, process in stack._processes.items():
-        pids = [process.pid]
         with contextlib.suppress(psutil.Error):
-            pids += [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
-        usage[name] = sum(pss(pid) for pid in pids)
-    return usage
+            root = psutil.Process(process.pid)
+            for member in [root, *root.children(recursive=True)]:
+                rows.append((name, _role(member), pss(member.pid)))
+    return rows
+
+
+def _role(process: psutil.Process) -> str:
+    """A short name for a process: its title (Airflow sets ``airflow worker -- LocalExecutor`` and the like)
+    or its command line."""
+    with contextlib.suppress(psutil.Error):
+        return " ".join(process.cmdline())[:70] or process.name()
+    return "?"
 
 
 def sample(stack: AirflowStack, seconds: float, peak: dict[str, int], until=None) -> dict[str, int]:
+    """Sample every 2 s; ``peak`` keeps each service's highest PSS, the highest total and (``"at_peak"``)
+    the per-process rows of the moment the total was highest."""
     deadline = time.monotonic() + seconds
     last = {}
     while time.monotonic() < deadline:
-        last = per_service(stack)
+        rows = per_process(stack)
+        last = {}
+        for name, _, value in rows:
+            last[name] = last.get(name, 0) + value
         for name, value in last.items():
             peak[name] = max(peak.get(name, 0), value)
-        peak["total"] = max(peak.get("total", 0), sum(last.values()))
+        if sum(last.values()) > peak.get("total", 0):
+            peak["total"], peak["at_peak"] = sum(last.values()), rows
         if until and until():
             break
         time.sleep(2)
@@ -109,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {idle.get(name, 0) / MIB:.0f} | {busy_peak.get(name, 0) / MIB:.0f} |")
     peak = busy_peak["total"] / MIB
     print(f"\nGoal: total ≤ 1024 MiB with the pipelines running (peak busy total {peak:.0f}).")
+    print("\nWhere it goes at the busiest moment (each process, PSS in MiB):\n")
+    print("| service | process | PSS |")
+    print("|---|---|---:|")
+    for name, role, value in sorted(busy_peak["at_peak"], key=lambda row: (row[0], -row[2])):
+        print(f"| {name} | `{role}` | {value / MIB:.0f} |")
     return 0
 
 

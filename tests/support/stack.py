@@ -37,6 +37,7 @@ from cadence.config import PROJECT_ROOT
 
 AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 FINISHED = {"success", "failed"}
+BACKFILL_ATTEMPTS = 5
 
 
 class StackError(RuntimeError):
@@ -396,7 +397,16 @@ class AirflowStack:
             "reprocess_behavior": reprocess_behavior,
             "dag_run_conf": dag_run_conf,
         }
-        created = self._call("POST", "/backfills", json=body)
+        for attempt in range(BACKFILL_ATTEMPTS):
+            response = self.api.post("/backfills", json=body)
+            # On SQLite, Airflow refuses (503) a backfill while another process holds the write lock and
+            # rolls it back: asking again is what a user would do.
+            if response.status_code != 503 or attempt == BACKFILL_ATTEMPTS - 1:
+                break
+            time.sleep(3)
+        if response.is_error:
+            raise StackError(f"POST /backfills -> {response.status_code}: {response.text}")
+        created = response.json()
         low, high = from_date.astimezone(UTC), to_date.astimezone(UTC)
         runs = [
             run
