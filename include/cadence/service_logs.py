@@ -5,7 +5,8 @@ appends what arrives to ``<name>.log``, without ANSI colour codes, and turns the
 ``<name>.log.1`` … ``.<keep>`` once it passes ``max_bytes``, so a stack left running for days keeps at most
 ``(keep + 1) * max_bytes`` per service. The writer exits when every service it serves has closed its output
 (stopped, or died: `make up` then restarts it with a writer of its own). Only the standard library is
-imported here: the writer stays a few MB.
+imported here: the writer stays a few MB. Not ``logging.handlers.RotatingFileHandler``: that one writes log
+records as text, and here raw bytes from pipes are copied, turned over at a line end.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import selectors
 from pathlib import Path
 
 MAX_BYTES = 10 * 1024 * 1024  # a log is turned over once it passes this size
-KEEP = 3  # generations kept besides the current file (<name>.log.1 … .3); the oldest goes
+KEEP = 3  # generations kept besides the current file (<name>.log.1 … .3, at least 1); the oldest goes
 _ANSI = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -29,10 +30,7 @@ def rotate(path: Path, keep: int = KEEP) -> None:
         older = path.with_name(f"{path.name}.{generation}")
         if older.exists():
             older.replace(path.with_name(f"{path.name}.{generation + 1}"))
-    if keep:
-        path.replace(path.with_name(f"{path.name}.1"))
-    else:
-        path.unlink()
+    path.replace(path.with_name(f"{path.name}.1"))
 
 
 class RotatingLog:
@@ -75,12 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Append services' output to size-rotated log files.")
     parser.add_argument("pipes", nargs="+", metavar="FD=PATH", help="an inherited pipe and its log file")
     parser.add_argument("--max-bytes", type=int, default=MAX_BYTES)
-    parser.add_argument("--keep", type=int, default=KEEP)
     args = parser.parse_args(argv)
     logs = {}
     for pipe in args.pipes:
         fd, path = pipe.split("=", 1)
-        logs[int(fd)] = RotatingLog(Path(path), args.max_bytes, args.keep)
+        logs[int(fd)] = RotatingLog(Path(path), args.max_bytes)
     pump(logs)
     return 0
 
