@@ -10,18 +10,19 @@ from cadence.config import Settings
 
 STAMP = "%Y%m%dT%H%M%S"  # upload names: telemetry_<UTC stamp>[_retry|_fix].json.gz
 SIGNAL = "_arrived"  # touched after each upload; the local AssetWatcher's FileDeleteTrigger consumes it
+LANDING = "landing/telemetry"  # the landing area, relative to the lake's root
 EVENT_TYPES = ("screen_view", "level_start", "level_end", "item_view", "add_to_cart", "purchase")
 
 
 def landing_uri(settings: Settings) -> str:
-    return f"{settings.lake_url.rstrip('/')}/landing/telemetry"
+    return f"{settings.lake_url.rstrip('/')}/{LANDING}"
 
 
 def landing_dir(settings: Settings):
     """The landing area as an ``ObjectStoragePath`` (``file://`` locally, ``gs://`` in production)."""
     from cadence import lake
 
-    return lake.root(settings) / "landing" / "telemetry"
+    return lake.root(settings) / LANDING
 
 
 def checksum(payload: bytes) -> str:
