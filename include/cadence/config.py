@@ -240,12 +240,18 @@ class WorkbookSettings(_Section):
 
 
 class QualitySettings(_Section):
-    """Allowed values the validation rules check against."""
+    """Allowed values the validation rules check against, and how many rows one validation takes."""
 
     countries: tuple[str, ...] = ("US", "GB", "DE", "FR", "BR", "JP", "IN", "CA", "AU", "MX")
     platforms: tuple[str, ...] = ("ios", "android")
     currencies: tuple[str, ...] = ("USD", "GBP", "EUR", "BRL", "JPY", "INR", "CAD", "AUD", "MXN")
     max_revenue_usd: float = Field(default=500.0, gt=0, description="largest believable single purchase")
+    batch_rows: int = Field(
+        default=50_000,
+        ge=1,
+        description="a landing validates its chunks together up to this many rows per Great Expectations "
+        "run (a run costs ~0.3 s whatever its size; this bounds the memory it holds)",
+    )
 
 
 class BigQuerySettings(_Section):

@@ -4,7 +4,8 @@
   callback copies ``index.html``, ``manifest.json`` and ``catalog.json`` to ``<lake>/docs/dbt``; Cosmos's
   plugin serves that folder (``[cosmos] dbt_docs_projects``, set by :mod:`cadence.local`).
 - Great Expectations Data Docs: every validation of a cadence (purchases, spins, mmp) is rendered by GX's
-  own Data Docs renderer to ``<lake>/docs/gx/<source>/<window>.html``; the Cadence plugin lists and serves
+  own Data Docs renderer to ``<lake>/docs/gx/<source>/<window>.html``, ``<window>`` being the span it
+  validated at once (one chunk or several: :func:`cadence.ingest.ingest`); the Cadence plugin lists and serves
   them at ``/cadence/data-docs/``.
 Both go through ``ObjectStoragePath``, so they land in gs:// in production as they do in file:// here.
 """

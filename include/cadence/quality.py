@@ -8,13 +8,15 @@ parsing never pays for it.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 ROW_ID = "_row"
 REASON = "_reject_reason"
+PART = "_part"
+SEPARATOR = "; "  # between a quarantined row's reasons
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,10 @@ class Rule:
     expectation: str  # a class in great_expectations.expectations, e.g. "ExpectColumnValuesToNotBeNull"
     kwargs: dict = field(default_factory=dict)
     keep_first: bool = False  # for uniqueness rules: the first copy is valid, later copies are not
+
+    def __post_init__(self):
+        if SEPARATOR in self.reason:
+            raise ValueError(f"a rule's reason must not contain {SEPARATOR!r}: {self.reason!r}")
 
 
 @dataclass(frozen=True)
@@ -87,10 +93,36 @@ def validate(frame: pd.DataFrame, name: str, rules: list[Rule]) -> ValidationRes
 
     rejected = frame[ROW_ID].isin(list(reasons))
     quarantined = frame[rejected].copy()
-    quarantined[REASON] = ["; ".join(reasons[int(row)]) for row in quarantined[ROW_ID]]
+    joined = [SEPARATOR.join(reasons[int(row)]) for row in quarantined[ROW_ID]]
+    quarantined[REASON] = pd.Series(joined, index=quarantined.index, dtype="str")  # text even when empty
     return ValidationResult(
         valid=frame[~rejected].drop(columns=ROW_ID).reset_index(drop=True),
         quarantined=quarantined.drop(columns=ROW_ID).reset_index(drop=True),
         rule_failures=failures,
         gx_result=gx_result,
     )
+
+
+def validate_parts(parts: list[pd.DataFrame], name: str, rules: list[Rule]) -> list[ValidationResult]:
+    """:func:`validate` several frames in one Great Expectations run and split the outcome back per frame.
+
+    A GX run costs ~0.3 s whatever its size, so a backfill validates its chunks together. A rule then sees
+    all the parts at once: uniqueness rules must have a key no two parts share (ingest's chunks hold
+    disjoint change times, and the change time is in every key). Every result carries the one GX result.
+    """
+    whole = validate(
+        pd.concat([part.assign(**{PART: index}) for index, part in enumerate(parts)], ignore_index=True),
+        name,
+        rules,
+    )
+
+    def rows_of(frame: pd.DataFrame, index: int) -> pd.DataFrame:
+        return frame[frame[PART] == index].drop(columns=PART).reset_index(drop=True)
+
+    results = []
+    for index, part in enumerate(parts):
+        quarantined = rows_of(whole.quarantined, index)
+        broken = Counter(reason for reasons in quarantined[REASON] for reason in reasons.split(SEPARATOR))
+        failures = {rule.reason: broken[rule.reason] for rule in rules} if len(part) else {}
+        results.append(ValidationResult(rows_of(whole.valid, index), quarantined, failures, whole.gx_result))
+    return results

@@ -14,21 +14,30 @@ pytestmark = pytest.mark.dags
 
 
 def test_a_landing_publishes_its_data_docs_page(airflow_db, cadence_env):
-    """The landing step of every cadence (cadence.ingest) renders its validation as a Data Docs page."""
+    """The landing step of every cadence (cadence.ingest) renders its validation as a Data Docs page: one
+    page for the chunks it validates together, one per chunk when a batch holds one chunk."""
     from cadence import docs, ingest, sources
     from cadence.dashboard.app import create_app
     from cadence.lake import Window
     from fastapi.testclient import TestClient
 
     seed_source(0.05, streams=("purchases",))
-    window = Window(SIM_NOW - timedelta(minutes=5), SIM_NOW)
+    window, chunk = Window(SIM_NOW - timedelta(minutes=15), SIM_NOW), timedelta(minutes=5)
     spec = sources.get_spec("purchases", cadence_env)
-    record = ingest.ingest_window(cadence_env, spec, window, timedelta(0), run_id="test")
-    assert record.status == "success" and record.rows_extracted > 0
+    records = ingest.ingest(cadence_env, spec, window, lookback=timedelta(0), chunk=chunk, run_id="test")
+    assert [r.status for r in records] == ["success"] * 3 and sum(r.rows_extracted for r in records) > 0
     pages = docs.validation_pages(cadence_env)
-    assert list(pages) == ["purchases"] and len(pages["purchases"]) == 1
+    assert pages == {"purchases": [f"{window.label}.html"]}  # three chunks, one validation
+    # one row per batch: a batch closes at its first chunk with rows (quiet chunks join the next one)
+    again = ingest.ingest(cadence_env, spec, window, lookback=timedelta(0), chunk=chunk, batch_rows=1)
+    batches, start = [], window.start
+    for record in again:
+        if record.rows_extracted or record is again[-1]:
+            batches.append(f"{Window(start, record.window_end).label}.html")
+            start = record.window_end
+    assert len(batches) > 1
+    assert set(docs.validation_pages(cadence_env)["purchases"]) == {*pages["purchases"], *batches}
     (name,) = pages["purchases"]
-    assert name == f"{window.label}.html"
     client = TestClient(create_app())
     index = client.get("/data-docs/")
     assert index.status_code == 200 and f"/data-docs/purchases/{name}" in index.text

@@ -97,7 +97,7 @@ def quarantine_table(rows: pd.DataFrame, columns: list[str]) -> pa.Table:
 
 def _land_window(settings: Settings, record: RunRecord, table: pa.Table, valid, rejected) -> None:
     from cadence.mmp.writer import window_path, write_events
-    from cadence.quality import REASON
+    from cadence.quality import REASON, SEPARATOR
 
     window = record.window
     landed = table.take(pa.array(valid["_position"].to_numpy(dtype="int64")))
@@ -110,7 +110,7 @@ def _land_window(settings: Settings, record: RunRecord, table: pa.Table, valid, 
     record.rows_valid = len(valid)
     record.rows_quarantined = len(rejected)
     record.rows_landed = landed.num_rows
-    record.rule_failures = dict(Counter(r for reasons in rejected[REASON] for r in reasons.split("; ")))
+    record.rule_failures = dict(Counter(r for reasons in rejected[REASON] for r in reasons.split(SEPARATOR)))
     record.check_counts()
     record.status = "success"
 
