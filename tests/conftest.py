@@ -40,12 +40,13 @@ def pytest_collection_modifyitems(config, items):
     the real-stack tier is one group: its stacks run one at a time (two at once on 2 cores starve each
     other)."""
     root = Path(__file__).resolve().parent
+    distributed = config.pluginmanager.hasplugin("xdist")  # `-p no:xdist` leaves its marker unknown
     for item in items:
         parts = Path(item.fspath).resolve().relative_to(root).parts
         if parts and parts[0] in TIERS:
             item.add_marker(parts[0])
-        group = "stack" if parts[0] == "stack" else "/".join(parts)
-        item.add_marker(pytest.mark.xdist_group(group))
+        if distributed:
+            item.add_marker(pytest.mark.xdist_group("stack" if parts[0] == "stack" else "/".join(parts)))
 
 
 @pytest.fixture(scope="session")
