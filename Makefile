@@ -55,7 +55,8 @@ down:  ## stop the local Airflow and the simulator
 
 # Tiers (tests/<tier>/, marker of the same name): unit, dbt, dags, stack, static. Workers of pytest-xdist
 # each get their own Airflow home; each module stays on one worker (its module fixtures are built once),
-# and the real-stack tests run on one worker, one at a time (xdist groups: tests/conftest.py).
+# and the tests that run a scheduler (marker `scheduler`) run on one worker, one at a time (xdist groups:
+# tests/conftest.py).
 XDIST := -n auto --dist loadgroup
 
 test: install  ## run the whole test suite, in parallel

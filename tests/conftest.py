@@ -37,8 +37,8 @@ def pytest_collection_modifyitems(config, items):
     """Mark every test with its tier, the folder it lives in (tests/<tier>/...), and its xdist group.
 
     A module is a group (pytest-xdist runs it on one worker, so its module fixtures are built once);
-    the real-stack tier is one group: its stacks run one at a time (two at once on 2 cores starve each
-    other)."""
+    the modules marked ``scheduler`` are one group: their Airflow stacks run one at a time (two at once on
+    2 cores starve each other)."""
     root = Path(__file__).resolve().parent
     distributed = config.pluginmanager.hasplugin("xdist")  # `-p no:xdist` leaves its marker unknown
     for item in items:
@@ -46,7 +46,8 @@ def pytest_collection_modifyitems(config, items):
         if parts and parts[0] in TIERS:
             item.add_marker(parts[0])
         if distributed:
-            item.add_marker(pytest.mark.xdist_group("stack" if parts[0] == "stack" else "/".join(parts)))
+            group = "scheduler" if item.get_closest_marker("scheduler") else "/".join(parts)
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

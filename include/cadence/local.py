@@ -131,6 +131,10 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         # An idle scheduler loop looks again after 0.5 s, not 1 s: the next task of a 5-minute window is
         # queued sooner (each of a run's ~5 hand-offs waited ~0.5 s more on average).
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+        # A task's supervisor notices its task has ended within 1 s, not 5 s (it waits on the task's sockets
+        # up to this long): the executor slot is free sooner (measured: half of a backfill's tasks held their
+        # slot 5 s after finishing). It also heartbeats every 1 s: one small write per running task.
+        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
         **MEMORY_SETTINGS,
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",

@@ -21,7 +21,7 @@ from tests.support.stack import AirflowStack, free_port
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
 
-PORTS = range(8141, 8151)
+PORTS = range(8151, 8161)
 DAYS = pd.date_range("2026-03-01", "2026-03-07", freq="D")
 COUNTRIES, PLATFORMS = ["DE", "US"], ["android", "ios"]
 ARTIFACTS = Path(os.environ.get("CADENCE_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / ".artifacts"))

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.scheduler]
 
 RUN_TIMEOUT = 420  # seconds: ~15 dbt tasks, one at a time (DuckDB pool), on a busy 2-core machine
 

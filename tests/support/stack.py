@@ -188,7 +188,7 @@ class AirflowStack:
                 }
                 if healthy == wanted:
                     return
-            time.sleep(1)
+            time.sleep(0.5)
         raise StackError(f"the stack on {self.url} was not healthy after {self.start_timeout} s: {status}")
 
     def _login(self) -> None:
@@ -209,8 +209,10 @@ class AirflowStack:
             trust_env=False,
         )
 
-    def stop(self, timeout: float = 20) -> None:
-        """Stop every process group the stack started, and any task process that left its group."""
+    def stop(self, timeout: float = 3) -> None:
+        """Stop every process group the stack started, and any task process that left its group; what has
+        not exited ``timeout`` s after SIGTERM is killed (a throwaway stack: the triggerer alone would wait
+        10 s for its triggers to clean up)."""
         import psutil
 
         if self._client is not None:
@@ -292,7 +294,7 @@ class AirflowStack:
             own = [e for e in errors if Path(e.get("filename") or "").stem == dag_id]
             if own:
                 raise StackError(f"{dag_id} failed to import: {own[0].get('stack_trace')}")
-            time.sleep(1)
+            time.sleep(0.5)
         raise StackError(
             f"DAG {dag_id} was not parsed in {timeout} s; see {self.log_path('dag-processor')}"
             + (f"; import errors: {errors}" if errors else "")
@@ -337,7 +339,7 @@ class AirflowStack:
             if not page["dag_runs"] or len(runs) >= page["total_entries"]:
                 return runs
 
-    def wait(self, dag_id: str, run_id: str, timeout: float = 300, poll: float = 1.0) -> str:
+    def wait(self, dag_id: str, run_id: str, timeout: float = 300, poll: float = 0.5) -> str:
         """Wait for the run to finish and return its state; on failure or timeout print the logs' tails."""
         deadline = time.monotonic() + timeout
         state = None
@@ -355,7 +357,7 @@ class AirflowStack:
             + (" (the DAG is paused: unpause it)" if paused else "")
         )
 
-    def wait_until(self, predicate, timeout: float, poll: float = 1.0, what: str = "a condition"):
+    def wait_until(self, predicate, timeout: float, poll: float = 0.5, what: str = "a condition"):
         """Poll ``predicate()`` until it returns something truthy, and return that; raise on timeout."""
         deadline = time.monotonic() + timeout
         while True:
