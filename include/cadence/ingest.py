@@ -114,11 +114,10 @@ def ingest(
     limit = batch_rows or settings.quality.batch_rows
     records: list[RunRecord] = []
     batch: list[tuple[RunRecord, pd.DataFrame]] = []
-    started_at = datetime.now(UTC)
     for index, part in enumerate(window.split(chunk)):
         extract_start = part.start - (lookback if index == 0 else timedelta(0))
         record = RunRecord.landing(
-            spec.name, part, extract_start=extract_start, run_id=run_id, started_at=started_at
+            spec.name, part, extract_start=extract_start, run_id=run_id, started_at=datetime.now(UTC)
         )
         records.append(record)
         try:
