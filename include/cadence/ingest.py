@@ -18,7 +18,7 @@ from cadence import docs, lake, quality, sources
 from cadence.config import CadenceSettings, Settings
 from cadence.lake import Window
 from cadence.planning import RunContext
-from cadence.runlog import RunRecord, summarize
+from cadence.runlog import RunRecord, recorded_together, summarize
 
 log = logging.getLogger(__name__)
 
@@ -63,24 +63,13 @@ def _land_batch(settings: Settings, spec: sources.SourceSpec, batch: list[tuple[
     if not batch:
         return
     records = [record for record, _ in batch]
-    clock = time.monotonic()
-    try:
+    with recorded_together(settings, records):
         results = quality.validate_parts([raw for _, raw in batch], spec.name, spec.rules)
         span = Window(records[0].window_start, records[-1].window_end)
         docs.publish_validation(settings, spec.name, span, results[0].gx_result)
         for (record, raw), result in zip(batch, results, strict=True):
             record.rows_extracted = len(raw)
             _land(settings, spec, record, result)
-    except Exception as error:
-        for record in records:
-            if record.status != "success":
-                record.failed(error)
-        raise
-    finally:
-        share = (time.monotonic() - clock) / len(records)  # each chunk's share of the batch
-        for record in records:
-            record.duration_s = round(record.duration_s + share, 3)
-            record.write(settings)
     for record in records:
         log.info(
             "%s %s → %s: %d extracted, %d landed, %d quarantined %s",

@@ -96,6 +96,26 @@ class RunRecord:
         return record
 
 
+@contextmanager
+def recorded_together(settings: Settings, records: list[RunRecord]) -> Iterator[list[RunRecord]]:
+    """:meth:`RunRecord.recorded` for several records done in one piece of work (a validation batch): the
+    work inside marks each record ``success``; those it did not end ``failed`` with the error (re-raised).
+    Each record gets an equal share of the work's duration added, and every one is written."""
+    clock = time.monotonic()
+    try:
+        yield records
+    except Exception as error:
+        for record in records:
+            if record.status != "success":
+                record.failed(error)
+        raise
+    finally:
+        share = (time.monotonic() - clock) / len(records)
+        for record in records:
+            record.duration_s = round((record.duration_s or 0.0) + share, 3)
+            record.write(settings)
+
+
 def summarize(records: list[RunRecord]) -> dict:
     """The counts of a run's records, summed (the land tasks' XCom)."""
     keys = ("rows_extracted", "rows_valid", "rows_quarantined", "rows_landed")

@@ -8,19 +8,6 @@ import pytest
 
 pytestmark = pytest.mark.unit
 
-COLUMNS = [
-    "transaction_id",
-    "user_id",
-    "purchased_at",
-    "revenue_usd",
-    "currency",
-    "country",
-    "platform",
-    "status",
-    "created_at",
-    "updated_at",
-]
-
 
 def purchase(number: int, minute: int, **changes) -> dict:
     moment = f"2026-11-30T10:{minute:02d}:00Z"
@@ -40,8 +27,11 @@ def purchase(number: int, minute: int, **changes) -> dict:
 
 
 def chunk(*rows: dict) -> pd.DataFrame:
-    """Rows as ingest extracts them: object columns, None for NULL."""
-    return pd.DataFrame(list(rows), columns=COLUMNS).astype(object)
+    """Rows as ingest extracts them (the source's columns): object columns, None for NULL."""
+    from cadence.config import load_settings
+    from cadence.sources import purchases_spec
+
+    return pd.DataFrame(list(rows), columns=purchases_spec(load_settings()).columns).astype(object)
 
 
 def chunks() -> list[pd.DataFrame]:

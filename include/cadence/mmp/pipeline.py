@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from cadence import lake
 from cadence.config import Settings
 from cadence.lake import Window
 from cadence.planning import RunContext, plain_utc
-from cadence.runlog import RunRecord, summarize
+from cadence.runlog import RunRecord, recorded_together, summarize
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +121,9 @@ def land_chunk(settings: Settings, windows: list[Window], run_id: str | None) ->
     from cadence.mmp.quality import event_rules
     from cadence.quality import validate
 
-    started_at, clock = datetime.now(UTC), time.monotonic()
+    started_at = datetime.now(UTC)
     records = [RunRecord.landing(JOB, w, run_id=run_id, started_at=started_at) for w in windows]
-    try:
+    with recorded_together(settings, records):  # each window gets its share of the chunk's time
         tables = [generate_window(w.start, w.end, settings) for w in windows]
         result = validate(validation_frame(windows, tables), SOURCE, event_rules(settings))
         publish_validation(settings, SOURCE, Window(windows[0].start, windows[-1].end), result.gx_result)
@@ -132,16 +131,6 @@ def land_chunk(settings: Settings, windows: list[Window], run_id: str | None) ->
             valid = result.valid[result.valid["_window"] == index]
             rejected = result.quarantined[result.quarantined["_window"] == index]
             _land_window(settings, record, table, valid, rejected)
-    except Exception as error:
-        for record in records:
-            if record.status != "success":
-                record.failed(error)
-        raise
-    finally:
-        share = round((time.monotonic() - clock) / len(windows), 3)  # each window's share of the chunk
-        for record in records:
-            record.duration_s = share
-            record.write(settings)
     return records
 
 
