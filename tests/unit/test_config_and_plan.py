@@ -38,6 +38,7 @@ def test_environment_overrides_one_field_of_a_section(monkeypatch):
         ("CADENCE_WAREHOUSE", "oracle", "CADENCE_WAREHOUSE"),
         ("CADENCE_LAKE_URL", "ftp://nowhere", "must start with file://"),
         ("CADENCE_PURCHASES__BACKFILL_CHUNK", "PT0S", "greater than zero"),
+        ("CADENCE_QUALITY__BATCH_ROWS", "0", "CADENCE_QUALITY__BATCH_ROWS: Input should be greater than"),
     ],
 )
 def test_a_bad_value_names_the_setting(monkeypatch, variable, value, message):
