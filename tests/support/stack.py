@@ -173,12 +173,7 @@ class AirflowStack:
         deadline = time.monotonic() + self.start_timeout
         status: Any = "no answer"
         while time.monotonic() < deadline:
-            for name, process in self._processes.items():
-                if process.poll() is not None:
-                    raise StackError(
-                        f"{name} exited with {process.returncode} while starting; its log "
-                        f"{self.log_path(name)} ends:\n{_tail(self.log_path(name), 30)}"
-                    )
+            self._check_alive("while starting")
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 status = httpx.get(f"{self.url}/api/v2/monitor/health", timeout=3, trust_env=False).json()
                 healthy = {
@@ -190,6 +185,15 @@ class AirflowStack:
                     return
             time.sleep(0.5)
         raise StackError(f"the stack on {self.url} was not healthy after {self.start_timeout} s: {status}")
+
+    def _check_alive(self, when: str) -> None:
+        """Raise at once if a service has exited (a dead scheduler leaves every run queued for good)."""
+        for name, process in self._processes.items():
+            if process.poll() is not None:
+                raise StackError(
+                    f"{name} exited with {process.returncode} {when}; its log "
+                    f"{self.log_path(name)} ends:\n{_tail(self.log_path(name), 30)}"
+                )
 
     def _login(self) -> None:
         import httpx
@@ -344,6 +348,7 @@ class AirflowStack:
         deadline = time.monotonic() + timeout
         state = None
         while time.monotonic() < deadline:
+            self._check_alive(f"while {dag_id} {run_id} was {state or 'starting'}")
             state = self.run(dag_id, run_id)["state"]
             if state in FINISHED:
                 if state != "success":
@@ -361,6 +366,7 @@ class AirflowStack:
         """Poll ``predicate()`` until it returns something truthy, and return that; raise on timeout."""
         deadline = time.monotonic() + timeout
         while True:
+            self._check_alive(f"while waiting for {what}")
             result = predicate()
             if result:
                 return result
@@ -399,13 +405,21 @@ class AirflowStack:
             "reprocess_behavior": reprocess_behavior,
             "dag_run_conf": dag_run_conf,
         }
-        for attempt in range(BACKFILL_ATTEMPTS):
-            response = self.api.post("/backfills", json=body)
-            # On SQLite, Airflow refuses (503) a backfill while another process holds the write lock and
-            # rolls it back: asking again is what a user would do.
-            if response.status_code != 503 or attempt == BACKFILL_ATTEMPTS - 1:
-                break
-            time.sleep(3)
+        # On SQLite, Airflow refuses (503) a backfill while another process holds the write lock and
+        # deletes the runs it had already created: asking again is what a user would do. A scheduler that
+        # started one of those runs meanwhile dies on the deleted row (Airflow 3.3), so the DAG stays
+        # paused until the backfill exists (queued runs of a paused DAG are not started).
+        was_paused = self._call("GET", f"/dags/{dag_id}")["is_paused"]
+        self.pause(dag_id)
+        try:
+            for attempt in range(BACKFILL_ATTEMPTS):
+                response = self.api.post("/backfills", json=body)
+                if response.status_code != 503 or attempt == BACKFILL_ATTEMPTS - 1:
+                    break
+                time.sleep(3)
+        finally:
+            if not was_paused:
+                self.unpause(dag_id)
         if response.is_error:
             raise StackError(f"POST /backfills -> {response.status_code}: {response.text}")
         created = response.json()
