@@ -5,6 +5,13 @@
 #
 # No secrets are baked in: credentials come from the environment (docker-compose.yaml / .env) or from
 # Airflow connections created at start-up by the airflow-init service.
+# The scripts and styles of the Great Expectations Data Docs pages (assets/data-docs, npm ci from its lock),
+# which the Cadence plugin serves instead of the CDNs the pages name: built apart, only node_modules is kept.
+FROM node:20-bookworm-slim AS data-docs-assets
+WORKDIR /assets
+COPY assets/data-docs/package.json assets/data-docs/package-lock.json assets/data-docs/.npmrc ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+
 FROM apache/airflow:3.3.2-python3.11
 
 # AIRFLOW_HOME is /opt/airflow in the base image; the project lives directly under it:
@@ -39,5 +46,7 @@ RUN pip install --no-cache-dir --no-deps -e /opt/airflow \
 
 COPY --chown=50000:0 dbt/ /opt/airflow/dbt/
 COPY --chown=50000:0 dags/ /opt/airflow/dags/
-# The Cadence UI plugin (analysts' dashboard, Data Docs): the image's default [core] plugins_folder.
+# The Cadence UI plugin (analysts' dashboard, Data Docs): the image's default [core] plugins_folder, and the
+# Data Docs assets where cadence.docs.ASSETS_DIR looks for them.
 COPY --chown=50000:0 plugins/ /opt/airflow/plugins/
+COPY --from=data-docs-assets --chown=50000:0 /assets/node_modules /opt/airflow/assets/data-docs/node_modules

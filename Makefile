@@ -36,14 +36,24 @@ $(BQ_EMULATOR_STAMP): requirements-bigquery-emulator.txt | $(STAMP)
 
 SYSTEM_PACKAGES := pkg-config libmariadb-dev chromium chromium-driver
 
-system-deps:  ## install the Debian packages the suite needs (MySQL client headers, Chromium); needs root
-	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+system-deps:  ## install the Debian packages the suite needs (MySQL client headers, Chromium, npm if missing); needs root
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
+	  command -v npm >/dev/null || echo npm); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-install: $(STAMP) $(BQ_EMULATOR_STAMP)  ## create .venv (and .venv-bq-emulator) from the locks (skipped when up to date)
+# The scripts and styles Great Expectations' Data Docs pages load from CDNs, installed from npm so that the
+# Cadence plugin serves them (cadence.docs.DATA_DOCS_ASSETS): the pages render offline.
+DATA_DOCS_ASSETS := assets/data-docs/node_modules/.installed
+
+$(DATA_DOCS_ASSETS): assets/data-docs/package-lock.json
+	@echo "installing the Data Docs pages' scripts and styles (npm ci in assets/data-docs) …"
+	cd assets/data-docs && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $(DATA_DOCS_ASSETS)
+
+install: $(STAMP) $(BQ_EMULATOR_STAMP) $(DATA_DOCS_ASSETS)  ## create .venv, .venv-bq-emulator and the Data Docs assets from the locks (skipped when up to date)
 
 bq-emulator: $(BQ_EMULATOR_STAMP)  ## create .venv-bq-emulator only (the BigQuery emulator and its dbt)
 

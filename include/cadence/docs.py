@@ -6,20 +6,49 @@
 - Great Expectations Data Docs: every validation of a cadence (purchases, spins, mmp) is rendered by GX's
   own Data Docs renderer to ``<lake>/docs/gx/<source>/<window>.html``, ``<window>`` being the span it
   validated at once (one chunk or several: :func:`cadence.ingest.ingest`); the Cadence plugin lists and serves
-  them at ``/cadence/data-docs/``.
+  them at ``/cadence/data-docs/``. GX's pages load Bootstrap, jQuery, Vega and more from CDNs; the plugin
+  points those at the same files installed from npm (``assets/data-docs``: :data:`DATA_DOCS_ASSETS`), so
+  a page renders without internet.
 Both go through ``ObjectStoragePath``, so they land in gs:// in production as they do in file:// here.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 
-from cadence.config import Settings
+from cadence.config import PROJECT_ROOT, Settings
 from cadence.lake import Window
 
 log = logging.getLogger(__name__)
 
 DBT_DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+
+#: Where ``make install`` (and the image) put the npm packages of ``assets/data-docs/package.json``.
+ASSETS_DIR = PROJECT_ROOT / "assets" / "data-docs" / "node_modules"
+
+#: The CDN addresses a GX Data Docs page loads files from, and the npm package folder (at the version
+#: package.json pins, the one the address names) holding the same files under the rest of the path. A test
+#: fails when a GX upgrade loads a file from elsewhere.
+DATA_DOCS_ASSETS = {
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/": "bootstrap/dist/",
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/": "bootstrap/dist/",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/dist/jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/": "popper.js/dist/",
+    "https://unpkg.com/bootstrap-table@1.19.1/": "bootstrap-table/",
+    "https://unpkg.com/bootstrap-table@1.19.0/": "bootstrap-table/",  # one stylesheet, from 1.19.1 here
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/": "bootstrap-datepicker/dist/",
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/": "@fortawesome/fontawesome-free/",
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/": "@forevolve/bootstrap-dark/",
+    "https://cdn.jsdelivr.net/npm/vega@5": "vega/build/vega.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-lite@5": "vega-lite/build/vega-lite.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega-embed/build/vega-embed.min.js",
+    # GX's logo, fetched with a tracking query string; the GX package ships the same images
+    "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/": "great_expectations/images/",
+}
+GX_IMAGES = "great_expectations/images"
+_LOADED = re.compile(r'(?P<attribute>(?:src|href)=")(?P<url>https://[^"?]+)(?:\?[^"]*)?"')
 
 
 def docs_root(settings: Settings):
@@ -101,3 +130,50 @@ def validation_pages(settings: Settings, limit: int = 200) -> dict[str, list[str
         names = sorted((p.name for p in source.iterdir() if p.name.endswith(".html")), reverse=True)
         pages[source.name] = names[:limit]
     return pages
+
+
+def asset_path(url: str) -> str | None:
+    """Where the file a CDN ``url`` serves lies among the asset packages (None: not one of theirs)."""
+    for prefix, path in DATA_DOCS_ASSETS.items():
+        if url == prefix or (prefix.endswith("/") and url.startswith(prefix)):
+            return path + url[len(prefix) :]
+    return None
+
+
+def offline_page(html: str, assets_url: str, assets_dir: Path = ASSETS_DIR) -> str:
+    """A Data Docs page with each CDN file it loads pointed at ``assets_url``/<path> where that file is
+    installed (one not installed keeps its CDN address: the page still renders online)."""
+
+    def local(match: re.Match) -> str:
+        path = asset_path(match["url"])
+        if path is None or asset_file(path, assets_dir) is None:
+            return match[0]
+        return f'{match["attribute"]}{assets_url}/{path}"'
+
+    return _LOADED.sub(local, html)
+
+
+def _asset_roots(assets_dir: Path) -> dict[str, Path]:
+    """The folders assets are served from, by the path prefix naming them: each npm package, and the images
+    inside the installed GX package (located without importing it: the api-server stays light)."""
+    from importlib.util import find_spec
+
+    roots = {}
+    for path in DATA_DOCS_ASSETS.values():
+        if not path.startswith(GX_IMAGES):
+            package = "/".join(path.split("/")[: 2 if path.startswith("@") else 1])
+            roots[package] = assets_dir / package
+    gx = find_spec("great_expectations")
+    roots[GX_IMAGES] = Path(gx.submodule_search_locations[0]) / "render" / "view" / "static" / "images"
+    return roots
+
+
+def asset_file(path: str, assets_dir: Path = ASSETS_DIR) -> Path | None:
+    """The installed file at ``path`` inside one of the asset folders (stylesheets load their fonts by
+    relative URLs), or None; nothing outside those folders is ever served."""
+    for prefix, root in _asset_roots(assets_dir).items():
+        if path.startswith(prefix + "/"):
+            resolved = (root / path[len(prefix) + 1 :]).resolve()
+            if resolved.is_relative_to(root.resolve()) and resolved.is_file():
+                return resolved
+    return None

@@ -4,6 +4,7 @@ daily_kpis (dashboard snapshot, dbt docs site) in the lake where the plugins rea
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -44,6 +45,27 @@ def test_a_landing_publishes_its_data_docs_page(airflow_db, cadence_env):
     page = client.get(f"/data-docs/purchases/{name}")
     assert page.status_code == 200 and "Validation" in page.text
     assert client.get("/data-docs/purchases/..%2F..%2Fsecret.html").status_code == 404
+    # GX's page loads its scripts and styles from CDNs; served, it loads every one from the plugin
+    loaded = re.compile(r'<(?:script|link)\b[^>]*?\b(?:src|href)="([^"]+)"')
+    stored = (docs.docs_root(cadence_env) / "gx" / "purchases" / name).read_text()
+    from_cdn = [url for url in loaded.findall(stored) if url.startswith("https://")]
+    served = loaded.findall(page.text)
+    assert len(from_cdn) >= 10 and not [url for url in served if "://" in url]
+    local = [url for url in served if url.startswith("/data-docs/assets/")]
+    assert len(local) == len(from_cdn)
+    for url in local:
+        asset = client.get(url)
+        installed = docs.ASSETS_DIR / url.removeprefix("/data-docs/assets/")
+        assert asset.status_code == 200 and asset.content == installed.read_bytes() != b"", url
+    # what a stylesheet loads by a relative address (Font Awesome's fonts), and nothing else
+    fonts = "/data-docs/assets/@fortawesome/fontawesome-free/webfonts/fa-solid-900.woff2"
+    assert (
+        "../webfonts/fa-solid-900.woff2"
+        in client.get(fonts.replace("webfonts/fa-solid-900.woff2", "css/all.min.css")).text
+    )
+    assert client.get(fonts).status_code == 200
+    for outside in ("d3-array/package.json", "bootstrap/..%2F..%2Fpackage.json", "..%2Fpackage.json"):
+        assert client.get(f"/data-docs/assets/{outside}").status_code == 404, outside
 
 
 def test_daily_kpis_ends_by_publishing_the_snapshot_and_the_dbt_docs(run_dag, cadence_env):

@@ -172,7 +172,33 @@ def published(tmp_path_factory):
         now = pd.Timestamp("2026-03-08", tz="UTC").to_pydatetime()
         manifest = snapshot.publish(settings, hook=hook, now=now)
         assert manifest["rows"]["daily_kpis"] == len(tables["kpis"])
+        _publish_data_docs_page(settings)
         yield stack, tables
+
+
+DOCS_WINDOW = ("2026-03-07T10:00:00+00:00", "2026-03-07T11:00:00+00:00")
+
+
+def _publish_data_docs_page(settings) -> None:
+    """One GX validation of a few purchases (one breaks a rule), rendered into the lake as a landing does."""
+    from datetime import datetime
+
+    from cadence import docs, quality
+    from cadence.lake import Window
+    from cadence.sources import purchases_spec
+
+    spec = purchases_spec(settings)
+    rows = [
+        dict(transaction_id=f"t{n}", user_id="u1", purchased_at=f"2026-03-07T10:0{n}:00Z", revenue_usd=1.99,
+             currency="USD", country="US", platform="ios", status="completed",
+             created_at=f"2026-03-07T10:0{n}:00Z", updated_at=f"2026-03-07T10:0{n}:00Z")
+        for n in range(3)
+    ]  # fmt: skip
+    rows[2]["revenue_usd"] = -5  # quarantined: the page shows a failed expectation
+    frame = pd.DataFrame(rows, columns=spec.columns).astype(object)
+    result = quality.validate(frame, spec.name, spec.rules)
+    window = Window(*(datetime.fromisoformat(moment) for moment in DOCS_WINDOW))
+    assert docs.publish_validation(settings, spec.name, window, result.gx_result)
 
 
 @pytest.fixture(scope="module")
@@ -280,3 +306,36 @@ def test_the_plugin_links_the_dashboard_in_the_ui(published):
     plugins = stack.api.get("/plugins").json()["plugins"]
     (cadence,) = [p for p in plugins if p["name"] == "cadence_ui"]
     assert {v["href"] for v in cadence["external_views"]} >= {"/cadence/dashboard"}
+
+
+def test_a_data_docs_page_renders_with_the_plugins_own_scripts_and_styles(published, browser):
+    """GX's page, as the plugin serves it: Bootstrap styles it, jQuery, bootstrap-table and Vega run, and
+    the browser asks no other host for anything (the page works offline)."""
+    from cadence import docs
+    from cadence.config import load_settings
+    from cadence.lake import Window
+
+    stack, _ = published
+    folder = ARTIFACTS / "data-docs"
+    folder.mkdir(parents=True, exist_ok=True)
+    (name,) = docs.validation_pages(load_settings(data_dir=stack.data_dir))["purchases"]
+    assert name == f"{Window(*(pd.Timestamp(m).to_pydatetime() for m in DOCS_WINDOW)).label}.html"
+    browser.get(f"{stack.url}/cadence/data-docs/purchases/{name}")
+    deadline = time.monotonic() + 30
+    while browser.execute_script("return document.readyState") != "complete" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    browser.save_screenshot(str(folder / "data-docs-page.png"))
+    loaded = browser.execute_script(
+        "return {jquery: typeof window.jQuery, table: typeof (window.jQuery && jQuery.fn.bootstrapTable),"
+        " tooltip: typeof (window.jQuery && jQuery.fn.tooltip), vega: typeof window.vega,"
+        " embed: typeof window.vegaEmbed, font: getComputedStyle(document.body).fontFamily,"
+        " hosts: performance.getEntriesByType('resource').map(e => new URL(e.name).host)};"
+    )
+    libraries = {k: loaded[k] for k in ("jquery", "table", "tooltip", "vega", "embed")}
+    assert libraries == {
+        **dict.fromkeys(("jquery", "table", "tooltip", "embed"), "function"),
+        "vega": "object",
+    }
+    assert "apple-system" in loaded["font"]  # Bootstrap 4's font stack: its stylesheet applied
+    assert len(loaded["hosts"]) >= 10 and set(loaded["hosts"]) == {stack.url.split("//")[1]}
+    assert "Unsuccessful Expectations" in browser.page_source and "revenue_usd" in browser.page_source

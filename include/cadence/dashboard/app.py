@@ -81,7 +81,7 @@ def create_app() -> FastAPI:
         )
 
     @app.get("/data-docs/{source}/{name}", response_class=HTMLResponse, name="data_docs_page")
-    def data_docs_page(source: str, name: str) -> HTMLResponse:
+    def data_docs_page(request: Request, source: str, name: str) -> HTMLResponse:
         from cadence import docs
         from cadence.config import get_settings
 
@@ -90,6 +90,16 @@ def create_app() -> FastAPI:
         path = docs.docs_root(get_settings()) / "gx" / source / name
         if not path.exists():
             raise HTTPException(404, f"no Data Docs page {source}/{name}")
-        return HTMLResponse(path.read_text())
+        root = request.scope.get("root_path", "").rstrip("/")
+        return HTMLResponse(docs.offline_page(path.read_text(), f"{root}/data-docs/assets"))
+
+    @app.get("/data-docs/assets/{path:path}", name="data_docs_asset")
+    def data_docs_asset(path: str) -> Response:
+        from cadence import docs
+
+        found = docs.asset_file(path)
+        if found is None:
+            raise HTTPException(404, f"no Data Docs asset {path}")
+        return FileResponse(found)
 
     return app
