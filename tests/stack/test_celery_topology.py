@@ -49,6 +49,9 @@ STACK_ENV = {
     "CADENCE_PURCHASES__RETRY_DELAY": "PT2S",
     "CADENCE_SPINS__RETRIES": "2",
     "CADENCE_SPINS__RETRY_DELAY": "PT2S",
+    # Every 15 minutes of the seed holds purchases, even at night (the default peak of 60 an hour leaves a
+    # quiet hour's windows empty, and spins would find purchases stale and wait for a catch-up).
+    "CADENCE_SIMULATOR__PURCHASES_PER_HOUR": "300",
 }
 TABLES = (
     "silver.purchases",
@@ -56,9 +59,6 @@ TABLES = (
     "gold.aggregated_final_table",
     "gold.aggregated_daily_table",
 )
-NOW = datetime.now(UTC)
-HOUR = utc_hour(NOW)
-BACKFILL = {"backfill_start": (HOUR - timedelta(hours=2)).isoformat(), "backfill_end": HOUR.isoformat()}
 
 
 # ------------------------------------------------------------------------------------------ harness
@@ -75,7 +75,7 @@ def stack(tmp_path_factory):
         stack = CeleryStack(root, port=free_port(H10_PORTS), redis=redis, scheduled_runs=True,
                             paused_at_creation=True, env=STACK_ENV)  # fmt: skip
         with stack:
-            stack.seed_source(until=NOW, hours=4)
+            stack.seed_source(until=datetime.now(UTC), hours=4)
             for dag_id in ("purchases", "spins"):
                 stack.wait_for_dag(dag_id)
             yield stack
@@ -149,12 +149,25 @@ def test_the_worker_answers_the_compose_healthcheck(stack):
 
 
 @pytest.fixture(scope="module")
-def topology_runs(stack):
+def confs(stack) -> dict[str, dict]:
+    """The scenarios' trigger confs, from the hour the source was seeded in (not the hour the module was
+    collected in: started in a later hour, the scheduled spins run would cover an hour nothing landed)."""
+    hour = utc_hour(stack.seeded_until)
+
+    def hours_back(start: int, end: int) -> dict:
+        return {"backfill_start": (hour - timedelta(hours=start)).isoformat(),
+                "backfill_end": (hour - timedelta(hours=end)).isoformat()}  # fmt: skip
+
+    return {"backfill": hours_back(2, 0), "fault": hours_back(3, 2)}
+
+
+@pytest.fixture(scope="module")
+def topology_runs(stack, confs):
     """A purchases backfill through the trigger conf, then the schedule of both DAGs, all under Celery.
 
     The spins run the backfill carries over is recorded, then dropped while `spins` is paused: the
     scheduled spins run is the one that runs (a second spins run costs minutes on 2 cores)."""
-    backfill_id = stack.trigger("purchases", conf=BACKFILL)
+    backfill_id = stack.trigger("purchases", conf=confs["backfill"])
     stack.unpause("purchases")  # the scheduler now also creates the latest scheduled purchases run
     purchases = wait_all_green(stack, "purchases", at_least=2)
     stack.pause("purchases")
@@ -172,14 +185,15 @@ def topology_runs(stack):
     }
 
 
-def test_backfill_and_scheduled_runs_are_green(topology_runs):
+def test_backfill_and_scheduled_runs_are_green(topology_runs, confs):
     runs = topology_runs["runs"]
     kinds = {(r["dag_id"], r["run_type"]) for r in runs}
     assert kinds == {("purchases", "scheduled"), ("purchases", "manual"), ("spins", "scheduled")}, kinds
     backfill = next(r for r in runs if r["dag_run_id"] == topology_runs["backfill_id"])
-    assert backfill["conf"]["backfill_start"] == BACKFILL["backfill_start"]
+    start = confs["backfill"]["backfill_start"]
+    assert backfill["conf"]["backfill_start"] == start
     carried = topology_runs["carried"]
-    assert any(r["conf"].get("backfill_start") == BACKFILL["backfill_start"] for r in carried), carried
+    assert any(r["conf"].get("backfill_start") == start for r in carried), carried
 
 
 def replay_on_embedded_default(stack, runs: list[dict], root) -> dict:
@@ -248,23 +262,20 @@ def test_silver_gold_and_lake_equal_the_embedded_default(stack, topology_runs, t
 
 # ------------------------------------------------------------------------------------------ faults
 
-FAULT_CONF = {"backfill_start": (HOUR - timedelta(hours=3)).isoformat(),
-              "backfill_end": (HOUR - timedelta(hours=2)).isoformat()}  # fmt: skip
 
-
-def purchases_run(stack, on_running=None) -> tuple[str, dict]:
-    """One purchases backfill (FAULT_CONF) from an empty lake and warehouse; ``on_running(run_id)`` acts
+def purchases_run(stack, conf: dict, on_running=None) -> tuple[str, dict]:
+    """One purchases backfill (``conf``) from an empty lake and warehouse; ``on_running(run_id)`` acts
     mid-run. Returns the run id and the resulting purchases lake files and silver table."""
 
-    def idle():  # a run still writing to the lake would leak into this one's result
-        return all(r["state"] != "running" for r in stack.runs("purchases"))
+    def idle():  # a run still writing to the lake or the warehouse would leak into this one's result
+        return all(r["state"] != "running" for dag_id in ("purchases", "spins") for r in stack.runs(dag_id))
 
-    stack.wait_until(idle, RUN_TIMEOUT, poll=2, what="no purchases run left running")
+    stack.wait_until(idle, RUN_TIMEOUT, poll=2, what="no purchases or spins run left running")
     for run in stack.runs("spins"):  # catch-ups the empty lake provokes stay queued: spins is paused
         if run["state"] == "queued":
             stack.delete_run("spins", run["dag_run_id"])
     stack.empty_lake_and_warehouse()
-    run_id = stack.trigger("purchases", conf=FAULT_CONF)
+    run_id = stack.trigger("purchases", conf=conf)
     if on_running:
         on_running(run_id)
     state = stack.wait("purchases", run_id, timeout=RUN_TIMEOUT)
@@ -273,19 +284,19 @@ def purchases_run(stack, on_running=None) -> tuple[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(stack):
+def uninterrupted(stack, confs):
     """The fault scenarios' reference run. From here on only triggered runs execute (no scheduled run may
     write to the lake between a scenario's reference and its faulty run)."""
     stack.restart_scheduler(AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False")
     stack.unpause("purchases")
-    return purchases_run(stack)[1]
+    return purchases_run(stack, confs["fault"])[1]
 
 
 def tries(stack, run_id: str) -> dict[str, int]:
     return {ti["task_id"]: ti["try_number"] for ti in stack.task_instances("purchases", run_id)}
 
 
-def test_worker_killed_mid_land_and_mid_dbt_reruns_the_tasks(stack, uninterrupted):
+def test_worker_killed_mid_land_and_mid_dbt_reruns_the_tasks(stack, confs, uninterrupted):
     """SIGKILL the worker while `land` runs, restart it; again while the dbt silver task runs."""
     killed = []
 
@@ -295,21 +306,21 @@ def test_worker_killed_mid_land_and_mid_dbt_reruns_the_tasks(stack, uninterrupte
             stack.kill_worker()
             stack.restart_worker()
 
-    run_id, result = purchases_run(stack, on_running=kill_twice)
+    run_id, result = purchases_run(stack, confs["fault"], on_running=kill_twice)
     # the first silver task is the superseded-versions model, built before silver purchases
     assert killed == ["land", "silver.purchases_superseded_model_build"], killed
     assert all(tries(stack, run_id)[task] >= 2 for task in killed), tries(stack, run_id)
     assert_same(result, uninterrupted)
 
 
-def test_redis_restarted_mid_run_scheduler_and_worker_recover(stack, uninterrupted):
+def test_redis_restarted_mid_run_scheduler_and_worker_recover(stack, confs, uninterrupted):
     def restart_redis(run_id):
         running_task(stack, "purchases", run_id, "land")
         stack.redis.kill()
         assert not stack.redis.ping()
         stack.redis.start()
 
-    _run_id, result = purchases_run(stack, on_running=restart_redis)
+    _run_id, result = purchases_run(stack, confs["fault"], on_running=restart_redis)
     assert_same(result, uninterrupted)
     assert stack.ping_worker().returncode == 0, "the worker answers again after the broker restart"
     for service in ("scheduler", "celery-worker"):

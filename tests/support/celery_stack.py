@@ -256,7 +256,8 @@ class CeleryStack(AirflowStack):
     # ------------------------------------------------------------------ the source database
 
     def seed_source(self, until: datetime, hours: float, streams=("purchases", "spins_hourly")) -> None:
-        """The simulator seeds the Postgres source database (as compose's simulator service does)."""
+        """The simulator seeds the Postgres source database (as compose's simulator service does);
+        ``seeded_until`` remembers the end, which scenarios derive their ranges from."""
         command = [sys.executable, "-m", "cadence.simulator.cli", "seed", "--days", str(hours / 24),
                    "--until", until.isoformat(), "--streams", *streams]  # fmt: skip
         result = subprocess.run(
@@ -264,6 +265,7 @@ class CeleryStack(AirflowStack):
         )
         if result.returncode:
             raise StackError(f"seeding {self.source.schema} failed:\n{result.stderr[-3000:]}")
+        self.seeded_until = until
 
     def empty_lake_and_warehouse(self) -> None:
         shutil.rmtree(self.data_dir / "lake", ignore_errors=True)
