@@ -14,6 +14,7 @@ Both go through ``ObjectStoragePath``, so they land in gs:// in production as th
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from pathlib import Path
@@ -153,18 +154,21 @@ def offline_page(html: str, assets_url: str, assets_dir: Path = ASSETS_DIR) -> s
     return _LOADED.sub(local, html)
 
 
+@functools.cache
 def _asset_roots(assets_dir: Path) -> dict[str, Path]:
-    """The folders assets are served from, by the path prefix naming them: each npm package, and the images
-    inside the installed GX package (located without importing it: the api-server stays light)."""
+    """The folders assets are served from (resolved), by the path prefix naming them: each npm package, and
+    the images inside the installed GX package (located without importing it: the api-server stays light).
+    Computed once per folder: a served page looks up every file it loads."""
     from importlib.util import find_spec
 
     roots = {}
     for path in DATA_DOCS_ASSETS.values():
         if not path.startswith(GX_IMAGES):
             package = "/".join(path.split("/")[: 2 if path.startswith("@") else 1])
-            roots[package] = assets_dir / package
+            roots[package] = (assets_dir / package).resolve()
     gx = find_spec("great_expectations")
-    roots[GX_IMAGES] = Path(gx.submodule_search_locations[0]) / "render" / "view" / "static" / "images"
+    images = Path(gx.submodule_search_locations[0]) / "render" / "view" / "static" / "images"
+    roots[GX_IMAGES] = images.resolve()
     return roots
 
 
@@ -174,6 +178,6 @@ def asset_file(path: str, assets_dir: Path = ASSETS_DIR) -> Path | None:
     for prefix, root in _asset_roots(assets_dir).items():
         if path.startswith(prefix + "/"):
             resolved = (root / path[len(prefix) + 1 :]).resolve()
-            if resolved.is_relative_to(root.resolve()) and resolved.is_file():
+            if resolved.is_relative_to(root) and resolved.is_file():
                 return resolved
     return None
