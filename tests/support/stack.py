@@ -310,6 +310,9 @@ class AirflowStack:
     def unpause(self, dag_id: str) -> None:
         self._set_paused(dag_id, False)
 
+    def is_paused(self, dag_id: str) -> bool:
+        return self._call("GET", f"/dags/{dag_id}")["is_paused"]
+
     def _set_paused(self, dag_id: str, paused: bool) -> None:
         if dag_id not in self._parsed:
             self.wait_for_dag(dag_id)
@@ -356,7 +359,7 @@ class AirflowStack:
                 return state
             time.sleep(poll)
         self.report(dag_id, run_id)
-        paused = self._call("GET", f"/dags/{dag_id}")["is_paused"]
+        paused = self.is_paused(dag_id)
         raise StackError(
             f"{dag_id} {run_id} still {state} after {timeout} s"
             + (" (the DAG is paused: unpause it)" if paused else "")
@@ -409,7 +412,7 @@ class AirflowStack:
         # deletes the runs it had already created: asking again is what a user would do. A scheduler that
         # started one of those runs meanwhile dies on the deleted row (Airflow 3.3), so the DAG stays
         # paused until the backfill exists (queued runs of a paused DAG are not started).
-        was_paused = self._call("GET", f"/dags/{dag_id}")["is_paused"]
+        was_paused = self.is_paused(dag_id)
         self.pause(dag_id)
         try:
             for attempt in range(BACKFILL_ATTEMPTS):
