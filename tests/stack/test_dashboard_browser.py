@@ -187,17 +187,13 @@ def _publish_data_docs_page(settings) -> None:
     from cadence.lake import Window
     from cadence.sources import purchases_spec
 
+    from tests.support.data import extracted_purchases, purchase_row
+
     spec = purchases_spec(settings)
-    rows = [
-        dict(transaction_id=f"t{n}", user_id="u1", purchased_at=f"2026-03-07T10:0{n}:00Z", revenue_usd=1.99,
-             currency="USD", country="US", platform="ios", status="completed",
-             created_at=f"2026-03-07T10:0{n}:00Z", updated_at=f"2026-03-07T10:0{n}:00Z")
-        for n in range(3)
-    ]  # fmt: skip
-    rows[2]["revenue_usd"] = -5  # quarantined: the page shows a failed expectation
-    frame = pd.DataFrame(rows, columns=spec.columns).astype(object)
-    result = quality.validate(frame, spec.name, spec.rules)
     window = Window(*(datetime.fromisoformat(moment) for moment in DOCS_WINDOW))
+    rows = [purchase_row(n, window.start + pd.Timedelta(minutes=n)) for n in range(3)]
+    rows[2]["revenue_usd"] = -5  # quarantined: the page shows a failed expectation
+    result = quality.validate(extracted_purchases(settings, *rows), spec.name, spec.rules)
     assert docs.publish_validation(settings, spec.name, window, result.gx_result)
 
 

@@ -12,6 +12,23 @@ import pandas as pd
 SIM_NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
+def purchase_row(number: int, moment: datetime, **changes) -> dict:
+    """One purchase as the source holds it (text timestamps), made at ``moment``; ``changes`` alter or break
+    it (a foreign country, a bad timestamp, ...)."""
+    at = f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+    row = dict(transaction_id=f"t{number}", user_id=f"u{number % 3}", purchased_at=at, revenue_usd=1.99,
+               currency="USD", country="US", platform="ios", status="completed",
+               created_at=at, updated_at=at)  # fmt: skip
+    return {**row, **changes}
+
+
+def extracted_purchases(settings, *rows: dict) -> pd.DataFrame:
+    """Rows as ingest extracts them (the source's columns): object columns, None for NULL."""
+    from cadence.sources import purchases_spec
+
+    return pd.DataFrame(list(rows), columns=purchases_spec(settings).columns).astype(object)
+
+
 def seed_source(days: float, until: datetime = SIM_NOW, streams: tuple[str, ...] = ("purchases",)):
     from cadence.simulator import cli
 

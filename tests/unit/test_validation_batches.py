@@ -3,35 +3,24 @@ validating it alone gives: the same valid rows, the same quarantined rows and re
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import pytest
+
+from tests.support.data import extracted_purchases, purchase_row
 
 pytestmark = pytest.mark.unit
 
 
 def purchase(number: int, minute: int, **changes) -> dict:
-    moment = f"2026-11-30T10:{minute:02d}:00Z"
-    row = dict(
-        transaction_id=f"t{number}",
-        user_id=f"u{number % 3}",
-        purchased_at=moment,
-        revenue_usd=1.99,
-        currency="USD",
-        country="US",
-        platform="ios",
-        status="completed",
-        created_at=moment,
-        updated_at=moment,
-    )
-    return {**row, **changes}
+    return purchase_row(number, datetime(2026, 11, 30, 10, minute, tzinfo=UTC), **changes)
 
 
 def chunk(*rows: dict) -> pd.DataFrame:
-    """Rows as ingest extracts them (the source's columns): object columns, None for NULL."""
     from cadence.config import load_settings
-    from cadence.sources import purchases_spec
 
-    return pd.DataFrame(list(rows), columns=purchases_spec(load_settings()).columns).astype(object)
+    return extracted_purchases(load_settings(), *rows)
 
 
 def chunks() -> list[pd.DataFrame]:
