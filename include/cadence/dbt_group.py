@@ -62,14 +62,20 @@ def dbt_task_group(
     window_env = {
         f"DBT_WINDOW_{bound.upper()}": _xcom_template(window, f"window_{bound}") for bound in ("start", "end")
     }
+    project_config = ProjectConfig(
+        dbt_project_path=project_dir,
+        manifest_path=project_dir / MANIFEST_PATH,
+        project_name="cadence",
+        env_vars={**dbt_env(settings), **window_env},
+    )
+    # Cosmos wraps the manifest in an ObjectStoragePath, whose first read registers every installed
+    # provider's filesystem: it imports the Google provider (~0.5 s of CPU) in every process that parses a
+    # DAG file (each parse of the dag-processor, each task). The manifest is a file of the project, and
+    # Cosmos reads a plain Path as well.
+    project_config.manifest_path = project_dir / MANIFEST_PATH
     return DbtTaskGroup(
         group_id=group_id,
-        project_config=ProjectConfig(
-            dbt_project_path=project_dir,
-            manifest_path=project_dir / MANIFEST_PATH,
-            project_name="cadence",
-            env_vars={**dbt_env(settings), **window_env},
-        ),
+        project_config=project_config,
         profile_config=profile_config(settings),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
         render_config=RenderConfig(
