@@ -8,7 +8,7 @@ pays its own imports before doing any work: Great Expectations alone takes ~2 s,
 
 from __future__ import annotations
 
-#: Validation, dbt and Cosmos, the frames: what `land` and the dbt tasks import.
+#: Validation, dbt and Cosmos, the frames: what `land` and the dbt tasks import (and dbt's schemas, built).
 TASK_LIBRARIES = (
     "pandas",
     "pyarrow.parquet",
@@ -17,6 +17,7 @@ TASK_LIBRARIES = (
     "dbt.cli.main",
     "dbt.adapters.duckdb",
     "cosmos.operators.local",
+    "cadence.dbt_schemas",
 )
 
 
