@@ -38,7 +38,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.scheduler, pytest.mark.timeout(1800
 
 RUN_TIMEOUT = 600  # seconds for the runs of one scenario on a busy 2-core machine (a dbt task: 5-25 s)
 STACK_ENV = {
-    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",  # the DAG files do not change: parse once
     # A killed worker's task is noticed after 20 s (default 5 min) and retried after 2 s.
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",

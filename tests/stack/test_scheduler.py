@@ -49,8 +49,6 @@ BACKFILL = {"backfill_start": RANGE_START.isoformat(), "backfill_end": RANGE_END
 WAIT = timedelta(seconds=10)  # how long `spins` waits for a purchases catch-up, in this stack
 RUN_TIMEOUT = 300  # seconds for one run on a busy 2-core machine
 STACK_ENV = {
-    # The DAG files do not change during the test: parse them once, not every 30 s (2 cores).
-    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
     "CADENCE_TRIGGERS__WAIT_TIMEOUT": f"PT{WAIT.seconds}S",
     "CADENCE_TRIGGERS__POKE_INTERVAL": "PT3S",
     # How often the scheduler fails deferred tasks whose timeout passed (default 15 s).

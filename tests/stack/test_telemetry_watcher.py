@@ -1,7 +1,7 @@
 """A real scheduler and triggerer: a file dropped into the landing area starts a `telemetry` run by itself.
 
 The stack runs with the scheduler creating runs, every DAG paused at creation and only `telemetry` unpaused
-(Airflow registers the watchers of an unpaused DAG when it parses its file, hence a short parse interval),
+(Airflow registers the watchers of an unpaused DAG when it parses its file, hence the reparse request),
 its fallback cron moved out of reach, so the only way a run can start is the AssetWatcher: the uploader
 writes files and touches the signal, the triggerer's FileDeleteTrigger consumes it, the asset event
 queues an asset-triggered run, which lands the files and builds the models.
@@ -26,8 +26,6 @@ def test_a_landed_file_starts_a_telemetry_run_through_the_watcher(tmp_path):
     from tests.support.stack import AirflowStack, free_port
 
     env = {
-        # A paused DAG's watchers are registered only when its file is parsed again after the unpause.
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port(range(8137, 8139))),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port(range(8139, 8141))),
         "CADENCE_TELEMETRY__POKE_INTERVAL": "PT2S",
@@ -43,6 +41,8 @@ def test_a_landed_file_starts_a_telemetry_run_through_the_watcher(tmp_path):
     with stack:
         stack.wait_for_dag("telemetry")
         stack.unpause("telemetry")
+        # A paused DAG's watchers are registered only when its file is parsed again after the unpause.
+        stack.reparse("telemetry")
         assert stack.runs("telemetry") == []
 
         start = datetime(2026, 3, 3, 9, tzinfo=UTC)

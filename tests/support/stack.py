@@ -330,6 +330,11 @@ class AirflowStack:
         body = {"logical_date": (logical_date or datetime.now(UTC)).isoformat(), "conf": conf or {}}
         return self._call("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
 
+    def reparse(self, dag_id: str) -> None:
+        """Have the dag-processor parse ``dag_id``'s file now (the UI's Reparse button)."""
+        token = self._call("GET", f"/dags/{dag_id}")["file_token"]
+        self._call("PUT", f"/parseDagFile/{token}")
+
     def run(self, dag_id: str, run_id: str) -> dict:
         return self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
 
