@@ -62,9 +62,10 @@ def dbt_task_group(
     window_env = {
         f"DBT_WINDOW_{bound.upper()}": _xcom_template(window, f"window_{bound}") for bound in ("start", "end")
     }
+    manifest = project_dir / MANIFEST_PATH
     project_config = ProjectConfig(
         dbt_project_path=project_dir,
-        manifest_path=project_dir / MANIFEST_PATH,
+        manifest_path=manifest,
         project_name="cadence",
         env_vars={**dbt_env(settings), **window_env},
     )
@@ -72,7 +73,7 @@ def dbt_task_group(
     # provider's filesystem: it imports the Google provider (~0.5 s of CPU) in every process that parses a
     # DAG file (each parse of the dag-processor, each task). The manifest is a file of the project, and
     # Cosmos reads a plain Path as well.
-    project_config.manifest_path = project_dir / MANIFEST_PATH
+    project_config.manifest_path = manifest
     return DbtTaskGroup(
         group_id=group_id,
         project_config=project_config,
