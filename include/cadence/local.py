@@ -99,10 +99,6 @@ MEMORY_SETTINGS = {
     "AIRFLOW__CORE__PARALLELISM": "2",
     "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
     "AIRFLOW__API__WORKERS": "1",
-    # A DAG file is parsed again when it changes (its mtime) and otherwise every 5 minutes, not every 30 s:
-    # each parse is a forked process importing the DAG and rendering its dbt task groups (~0.5 s of CPU
-    # per file). A rebuilt dbt manifest (`make manifest`) shows within 5 minutes.
-    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "300",
 }
 
 
@@ -135,6 +131,10 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         # An idle scheduler loop looks again after 0.5 s, not 1 s: the next task of a 5-minute window is
         # queued sooner (each of a run's ~5 hand-offs waited ~0.5 s more on average).
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+        # A DAG file is parsed again when it changes (its mtime) and otherwise every 5 minutes, not every
+        # 30 s: each parse is a forked process importing the DAG and rendering its dbt task groups (~0.5 s
+        # of CPU per file). A rebuilt dbt manifest (`make manifest`) shows within 5 minutes.
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "300",
         # A task's supervisor notices its task has ended within 1 s, not 5 s (it waits on the task's sockets
         # up to this long): the executor slot is free sooner (measured: half of a backfill's tasks held their
         # slot 5 s after finishing). It also heartbeats every 1 s: one small write per running task.
