@@ -46,13 +46,16 @@ params = {
 
 @dag(**dag_kwargs(settings.daily_kpis, __doc__, tags=["kpis", "daily", "monitoring"], params=params))
 def daily_kpis():
-    @task
-    def plan() -> dict:
-        """Validate the conf; the run's days, the recomputed days, the rules and health vars for dbt."""
+    @task.short_circuit
+    def plan(ti=None) -> dict | None:
+        """Validate the conf; the run's days, the recomputed days, the rules and health vars for dbt (skips
+        everything after it while the first-run backfill runs)."""
+        from cadence.first_run import first_task_yields
         from cadence.monitoring.daily import plan_for_run
         from cadence.planning import RunContext
 
-        return plan_for_run(RunContext.current())
+        run = RunContext.current()
+        return None if first_task_yields(run.params, ti) else plan_for_run(run)
 
     @task
     def render_monitoring_sql(planned: dict) -> dict:

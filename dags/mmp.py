@@ -24,13 +24,16 @@ settings = get_settings()
 
 @dag(**dag_kwargs(settings.mmp_cadence, __doc__, tags=["mmp", "marketing"]))
 def mmp():
-    @task
-    def land() -> dict:
-        """Generate → validate → lake/quarantine → run log, for every window of this run."""
+    @task.short_circuit
+    def land(ti=None) -> dict | None:
+        """Generate → validate → lake/quarantine → run log, for every window of this run (skips everything
+        after it while the first-run backfill runs)."""
+        from cadence.first_run import first_task_yields
         from cadence.mmp.pipeline import land_for_run
         from cadence.planning import RunContext
 
-        return land_for_run(RunContext.current())
+        run = RunContext.current()
+        return None if first_task_yields(run.params, ti) else land_for_run(run)
 
     landed = land()
     landed >> dbt_task_group(settings, "marts", select=["path:models/mmp"], window=landed)

@@ -27,13 +27,18 @@ settings = get_settings()
 
 @dag(**dag_kwargs(settings.purchases, __doc__, tags=["purchases", "5-minute"]))
 def purchases():
-    @task
-    def land() -> dict:
-        """Extract → validate → bronze/quarantine → run log, for this run's window."""
+    @task.short_circuit
+    def land(ti=None) -> dict | None:
+        """Extract → validate → bronze/quarantine → run log, for this run's window (skips everything after
+        it while the first-run backfill runs)."""
+        from cadence.first_run import first_task_yields
         from cadence.ingest import land_for_run
         from cadence.planning import RunContext
 
-        return land_for_run("purchases", settings.purchases, RunContext.current())
+        run = RunContext.current()
+        return (
+            None if first_task_yields(run.params, ti) else land_for_run("purchases", settings.purchases, run)
+        )
 
     @task.short_circuit(multiple_outputs=True)
     def check_spins_freshness(landed: dict, ti=None) -> dict | None:

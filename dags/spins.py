@@ -27,13 +27,18 @@ settings = get_settings()
 
 @dag(**dag_kwargs(settings.spins, __doc__, tags=["spins", "hourly", "gold"]))
 def spins():
-    @task
-    def land() -> dict:
-        """Extract → validate → bronze/quarantine → run log, for this run's window."""
+    @task.short_circuit
+    def land(ti=None) -> dict | None:
+        """Extract → validate → bronze/quarantine → run log, for this run's window (skips everything after
+        it while the first-run backfill runs)."""
+        from cadence.first_run import first_task_yields
         from cadence.ingest import land_for_run
         from cadence.planning import RunContext
 
-        return land_for_run("spins_hourly", settings.spins, RunContext.current())
+        run = RunContext.current()
+        return (
+            None if first_task_yields(run.params, ti) else land_for_run("spins_hourly", settings.spins, run)
+        )
 
     @task.branch
     def check_purchases_freshness(landed: dict, ti=None) -> str:

@@ -36,12 +36,14 @@ DBT_VARS = (
 
 @dag(**dag_kwargs(settings, __doc__))
 def telemetry():
-    @task
-    def land(**context) -> dict:
-        """New landing files → bronze / quarantine, per the ledger; returns counts and the span to model."""
+    @task.short_circuit
+    def land(**context) -> dict | None:
+        """New landing files → bronze / quarantine, per the ledger; returns counts and the span to model
+        (skips everything after it while the first-run backfill runs: the files wait in the ledger)."""
+        from cadence.first_run import first_task_yields
         from cadence.telemetry.pipeline import land_for_run
 
-        return land_for_run(context)
+        return None if first_task_yields(context["params"], context["ti"]) else land_for_run(context)
 
     @task(pool=warehouse_pool(settings))
     def check_traffic(landed: dict) -> dict:

@@ -12,19 +12,23 @@ cadence triggers another on its own:
 
 `make up` triggers it before it starts the scheduler, with a ``run_after`` in the past, so it runs before
 the scheduled runs (the scheduler starts queued runs oldest ``run_after`` first); a marker file in the
-Airflow home makes it happen once.
+Airflow home makes it happen once. While it is queued or running, the cadences' own runs skip
+(:func:`yields_to_first_run`): they would only take turns with it on the warehouse's one slot, and the next
+run after it catches up by construction (cadence.catch_up; telemetry by its ledger).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 MARKER = "first-run.json"
 DAG_ID = "first_run"
 TRIGGERED_BY = "first_run"
+ACTIVE_STATES = ("queued", "running")
 
 
 def _iso(moment: datetime) -> str:
@@ -86,6 +90,33 @@ def plan_for_run(params: dict) -> dict:
     if end <= start:
         raise RunConfError(f"backfill_end {_iso(end)} is not after backfill_start {_iso(start)}")
     return plan(start, end, timedelta(hours=int(params.get("purchases_chunk_hours") or 6)))
+
+
+def yields_to_first_run(params: Mapping, active_first_runs: Callable[[], int]) -> bool:
+    """Whether a cadence's run skips (its first task short-circuits everything after it): a run that is
+    neither part of the first run nor a backfill nor a full refresh, while a ``first_run`` run is active.
+
+    ``active_first_runs`` counts the queued or running ``first_run`` runs (``ti.get_dr_count``); it is
+    asked only for a run that could yield."""
+    if (
+        params.get("triggered_by") == TRIGGERED_BY
+        or params.get("backfill_start")
+        or params.get("is_full_refresh")
+    ):
+        return False
+    return active_first_runs() > 0
+
+
+def first_task_yields(params: Mapping, ti) -> bool:
+    """:func:`yields_to_first_run` for the task instance ``ti`` of a cadence's first task, logged."""
+    import logging
+
+    if not yields_to_first_run(params, lambda: ti.get_dr_count(DAG_ID, states=list(ACTIVE_STATES))):
+        return False
+    logging.getLogger(__name__).info(
+        "skipped: the %s backfill is running; the next run after it catches up on this one's data", DAG_ID
+    )
+    return True
 
 
 def trigger(url: str, username: str, password: str, seed_days: int, timeout: float = 180) -> str:

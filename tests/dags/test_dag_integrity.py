@@ -87,6 +87,20 @@ def test_every_dag_follows_the_policies(dagbag):
             assert task.retries >= 1 or is_catch_up(task), f"{dag_id}.{task.task_id} has no retries"
 
 
+def test_every_scheduled_dag_starts_with_one_task_that_can_skip_the_whole_run(dagbag):
+    """The first-run rule (cadence.first_run.yields_to_first_run) holds for a run only if one short
+    circuit precedes everything and skips it whatever the trigger rules below."""
+    from airflow.providers.standard.operators.python import ShortCircuitOperator
+
+    scheduled = [dag for dag in dagbag.dags.values() if dag.timetable.can_be_scheduled]
+    assert {dag.dag_id for dag in scheduled} >= {"purchases", "spins", "mmp", "daily_kpis", "telemetry"}
+    for dag in scheduled:
+        (first,) = dag.roots if len(dag.roots) == 1 else (None,)
+        assert first is not None, f"{dag.dag_id} has several first tasks: {[t.task_id for t in dag.roots]}"
+        assert isinstance(first, ShortCircuitOperator) and first.ignore_downstream_trigger_rules, dag.dag_id
+        assert len(first.get_flat_relatives(upstream=False)) == len(dag.tasks) - 1, dag.dag_id
+
+
 def test_purchases_dag_shape(dagbag):
     from datetime import timedelta
 

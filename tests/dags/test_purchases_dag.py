@@ -161,6 +161,25 @@ def test_a_bad_trigger_conf_is_refused_and_changes_nothing(cadence_env, run_dag)
     assert not cadence_env.duckdb_path.exists()
 
 
+def test_a_normal_run_yields_to_the_first_run_backfill_and_changes_nothing(cadence_env, run_dag):
+    """While `make up`'s first run backfills the history, a purchases run of its own skips everything
+    after land, whatever their trigger rules: the next run after the backfill catches up."""
+    seed_source(days=1)
+    with dags.active_run("first_run"):
+        dag_run = run_dag("purchases", SIM_NOW, keep_other_runs=True)
+        states = dags.task_states(dag_run)
+        assert dag_run.state == "success" and states.pop("land") == "success", states
+        assert set(states.values()) == {"skipped"}, states
+        assert not (cadence_env.data_dir / "lake").exists() or not lake_files(cadence_env)
+        assert not cadence_env.duckdb_path.exists()
+        # A run of the backfill itself (or any backfill) does not yield.
+        dag_run = run_dag(
+            "purchases", SIM_NOW, conf={**BACKFILL, "triggered_by": "first_run"}, keep_other_runs=True
+        )
+        assert_green(dag_run)
+        assert lake_files(cadence_env)
+
+
 def test_a_conf_of_the_wrong_type_is_refused_before_the_run_starts(cadence_env, load_dag):
     from airflow.sdk.definitions.param import ParamValidationError
 

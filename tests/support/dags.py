@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tests.support.environment import DAGS
 
@@ -27,6 +28,22 @@ def forget_runs(dag_id: str | None = None) -> None:
     statement = delete(DagRun) if dag_id is None else delete(DagRun).where(DagRun.dag_id == dag_id)
     with create_session() as session:
         session.execute(statement)
+
+
+@contextlib.contextmanager
+def active_run(dag_id: str, run_id: str = "active"):
+    """A running DAG run of ``dag_id`` in the session's Airflow DB for the duration (what another DAG's
+    task sees through ``ti.get_dr_count``), removed afterwards."""
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+
+    now = datetime.now(UTC)
+    with create_session() as session:
+        session.add(DagRun(dag_id, run_id, run_after=now, start_date=now, state="running", run_type="manual"))
+    try:
+        yield
+    finally:
+        forget_runs(dag_id)
 
 
 def run_dag(

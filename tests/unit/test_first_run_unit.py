@@ -37,6 +37,29 @@ def test_first_run_plans_purchases_in_chunks_then_spins_and_kpis_over_the_range(
     assert {conf["triggered_by"] for conf in runs} == {"first_run"}
 
 
+def test_only_a_normal_run_yields_and_only_while_the_first_run_is_active():
+    from cadence.first_run import yields_to_first_run
+
+    asked = []
+
+    def active(count):
+        return lambda: asked.append(count) or count
+
+    assert yields_to_first_run({}, active(1))
+    assert yields_to_first_run({"backfill_start": None, "is_full_refresh": False}, active(2))
+    assert not yields_to_first_run({}, active(0))
+    # part of the first run, a backfill, a full refresh: never (and the DB is not asked)
+    asked.clear()
+    assert not yields_to_first_run({"triggered_by": "first_run"}, active(1))
+    assert not yields_to_first_run({"backfill_start": "2026-03-09T00:00:00Z"}, active(1))
+    assert not yields_to_first_run({"is_full_refresh": True}, active(1))
+    assert asked == []
+    # a catch-up another cadence triggered carries its range: a backfill
+    assert not yields_to_first_run(
+        {"triggered_by": "spins", "backfill_start": "2026-03-09T00:00:00Z"}, active(1)
+    )
+
+
 def test_the_seeded_history_and_the_kpis_start_on_a_day_boundary():
     """A first day holding only the last hour of players (seen under make up: the history began at the
     hour it ran) read as a 731 % DAU jump the next day and failed the first run's anomaly check."""
