@@ -2,7 +2,8 @@
 ### first_run — the seeded history, landed and modelled once (`make up` triggers it on the first start)
 
 Backfills a range (by default the simulator's seeded days) in the order the data needs: `purchases` in
-chunks that each fit its timeout, one after the other, with `mmp` beside them; then `spins` over the whole
+chunks that each fit its timeout, one after the other, with `mmp` beside them; one normal `purchases` run
+that catches up to now (the cadences' own runs skip while this DAG runs); then `spins` over the whole
 range, so gold is built on complete purchases; then `daily_kpis` over its days (KPIs, anomaly verdicts,
 pipeline health, the dashboard snapshot, the dbt docs). Every run it triggers carries
 `triggered_by: first_run`, so no cadence triggers another on its own meanwhile.
@@ -17,11 +18,12 @@ from cadence.dag_defaults import START_DATE
 from cadence.monitoring import failure_alerts
 
 
-def _wait_for(task_id: str, **kwargs):
-    """Trigger ``task_id``'s DAG and wait for its run (deferred: no worker slot while it waits)."""
+def _wait_for(dag_id: str, **kwargs):
+    """Trigger ``dag_id`` and wait for its run (deferred: no worker slot while it waits); the task is named
+    after the DAG unless ``task_id`` says otherwise."""
     return dict(
-        task_id=task_id,
-        trigger_dag_id=task_id,
+        task_id=kwargs.pop("task_id", dag_id),
+        trigger_dag_id=dag_id,
         wait_for_completion=True,
         deferrable=True,
         poke_interval=15,
@@ -73,6 +75,11 @@ def first_run():
     planned = plan()
     chunks = TriggerDagRunOperator.partial(**_wait_for("purchases"), max_active_tis_per_dagrun=1)
     purchases = chunks.expand_kwargs(purchases_runs())  # one after the other
+    catch_up = TriggerDagRunOperator(
+        **_wait_for("purchases", task_id="purchases_catch_up"),
+        conf=planned["purchases_catch_up"],
+        trigger_run_id="first_run__purchases__catch_up",
+    )
     mmp = TriggerDagRunOperator(**_wait_for("mmp"), conf=planned["mmp"], trigger_run_id="first_run__mmp")
     spins = TriggerDagRunOperator(
         **_wait_for("spins"), conf=planned["spins"], trigger_run_id="first_run__spins"
@@ -81,7 +88,7 @@ def first_run():
         **_wait_for("daily_kpis"), conf=planned["daily_kpis"], trigger_run_id="first_run__daily_kpis"
     )
     planned >> mmp
-    purchases >> spins >> kpis
+    purchases >> catch_up >> spins >> kpis
 
 
 first_run()

@@ -7,8 +7,10 @@ cadence triggers another on its own:
 
 1. ``purchases`` in chunks of ``purchases_chunk`` (one run each, one after the other: a run must fit its
    8-minute ``dagrun_timeout``), and, beside them, ``mmp`` over the whole range;
-2. ``spins`` over the whole range once purchases silver is complete, so gold is built on all of it;
-3. ``daily_kpis`` over the whole seeded days (KPIs, anomaly verdicts, pipeline health, dashboard, dbt docs).
+2. one normal ``purchases`` run, which catches up from the range's end to now (the scheduled runs skipped
+   meanwhile, see below), so that pipeline health finds purchases fresh;
+3. ``spins`` over the whole range once purchases silver is complete, so gold is built on all of it;
+4. ``daily_kpis`` over the whole seeded days (KPIs, anomaly verdicts, pipeline health, dashboard, dbt docs).
 
 `make up` triggers it before it starts the scheduler, with a ``run_after`` in the past, so it runs before
 the scheduled runs (the scheduler starts queued runs oldest ``run_after`` first); a marker file in the
@@ -68,8 +70,10 @@ def plan(start: datetime, end: datetime, purchases_chunk: timedelta) -> dict:
     day_end = end.replace(hour=0)
     if day_end <= day_start:
         day_start, day_end = first_midnight, first_midnight + timedelta(days=1)
+    catch_up = {"triggered_by": TRIGGERED_BY, "trigger_reason": f"{reason}: catch up to now"}
     return {
         "purchases": chunks,
+        "purchases_catch_up": catch_up,
         "mmp": conf(start, end),
         "spins": conf(start, end),
         "daily_kpis": conf(day_start, day_end),

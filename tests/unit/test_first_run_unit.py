@@ -32,8 +32,11 @@ def test_first_run_plans_purchases_in_chunks_then_spins_and_kpis_over_the_range(
     assert (plan["mmp"]["backfill_start"], plan["mmp"]["backfill_end"]) == whole
     days = (plan["daily_kpis"]["backfill_start"], plan["daily_kpis"]["backfill_end"])
     assert days == ("2026-03-09T00:00:00Z", "2026-03-10T00:00:00Z")
+    # Then one normal purchases run, which catches up to now (no range: cadence.catch_up).
+    assert "backfill_start" not in plan["purchases_catch_up"]
     # No cadence triggers another on its own while the history is backfilled.
-    runs = [r["conf"] for r in plan["purchases"]] + [plan[k] for k in ("spins", "mmp", "daily_kpis")]
+    kinds = ("purchases_catch_up", "spins", "mmp", "daily_kpis")
+    runs = [r["conf"] for r in plan["purchases"]] + [plan[k] for k in kinds]
     assert {conf["triggered_by"] for conf in runs} == {"first_run"}
 
 
