@@ -22,7 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from cadence import processes, service_logs
+from cadence import docs, processes, service_logs
 from cadence.config import PROJECT_ROOT, Settings, get_settings, load_settings
 from cadence.preload import forkserver_preload
 
@@ -119,7 +119,7 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         # Cosmos's dbt docs view, on the site the pipeline publishes into the lake (cadence.docs).
         "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": json.dumps(
-            {"cadence": {"dir": f"{settings.lake_url.rstrip('/')}/docs/dbt", "name": "dbt docs (Cadence)"}}
+            {"cadence": {"dir": docs.dbt_docs_dir(settings), "name": "dbt docs (Cadence)"}}
         ),
         # Service logs are files: no ANSI colour codes in them.
         "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",

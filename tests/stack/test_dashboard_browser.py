@@ -335,3 +335,36 @@ def test_a_data_docs_page_renders_with_the_plugins_own_scripts_and_styles(publis
     assert "apple-system" in loaded["font"]  # Bootstrap 4's font stack: its stylesheet applied
     assert len(loaded["hosts"]) >= 10 and set(loaded["hosts"]) == {stack.url.split("//")[1]}
     assert "Unsuccessful Expectations" in browser.page_source and "revenue_usd" in browser.page_source
+
+
+def test_the_dbt_docs_link_shows_the_published_site(published, browser):
+    """`make up`'s dbt docs link: Cosmos's docs view reads the site the pipeline publishes into the lake (a
+    file:// lake URL there was a 404 under `make up`). dbt's own page, the committed manifest and an empty
+    catalog are published as daily_kpis publishes them; the page must list the project's models."""
+    import dbt.task.docs
+    from cadence import docs, lake
+    from cadence.config import load_settings
+    from cadence.dbt_group import MANIFEST_PATH
+
+    stack, _ = published
+    settings = load_settings(data_dir=stack.data_dir)
+    site = {
+        "index.html": (Path(dbt.task.docs.__file__).parent / "index.html").read_bytes(),
+        "manifest.json": (settings.dbt_project_dir / MANIFEST_PATH).read_bytes(),
+        "catalog.json": json.dumps({"metadata": {}, "nodes": {}, "sources": {}, "errors": None}).encode(),
+    }
+    assert set(site) == set(docs.DBT_DOCS_FILES)
+    for name, content in site.items():
+        lake.write_atomic(docs.docs_root(settings) / "dbt" / name, content)
+    folder = ARTIFACTS / "dbt-docs"
+    folder.mkdir(parents=True, exist_ok=True)
+    browser.get(f"{stack.url}/cosmos/cadence/dbt_docs")
+    browser.switch_to.frame(browser.find_element("tag name", "iframe"))
+    deadline = time.monotonic() + 30
+    while "daily_kpis" not in browser.page_source and time.monotonic() < deadline:
+        time.sleep(0.5)
+    browser.save_screenshot(str(folder / "dbt-docs.png"))
+    page = browser.page_source
+    browser.switch_to.default_content()
+    assert "Cosmos dbt docs error" not in page
+    assert all(model in page for model in ("daily_kpis", "aggregated_final_table", "mmp_cpi")), page[:2000]
