@@ -31,14 +31,9 @@ def purchases():
     def land(ti=None) -> dict | None:
         """Extract → validate → bronze/quarantine → run log, for this run's window (skips everything after
         it while the first-run backfill runs)."""
-        from cadence.first_run import first_task_yields
-        from cadence.ingest import land_for_run
-        from cadence.planning import RunContext
+        from cadence.ingest import land_task
 
-        run = RunContext.current()
-        return (
-            None if first_task_yields(run.params, ti) else land_for_run("purchases", settings.purchases, run)
-        )
+        return land_task("purchases", settings.purchases, ti)
 
     @task.short_circuit(multiple_outputs=True)
     def check_spins_freshness(landed: dict, ti=None) -> dict | None:

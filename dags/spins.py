@@ -31,14 +31,9 @@ def spins():
     def land(ti=None) -> dict | None:
         """Extract → validate → bronze/quarantine → run log, for this run's window (skips everything after
         it while the first-run backfill runs)."""
-        from cadence.first_run import first_task_yields
-        from cadence.ingest import land_for_run
-        from cadence.planning import RunContext
+        from cadence.ingest import land_task
 
-        run = RunContext.current()
-        return (
-            None if first_task_yields(run.params, ti) else land_for_run("spins_hourly", settings.spins, run)
-        )
+        return land_task("spins_hourly", settings.spins, ti)
 
     @task.branch
     def check_purchases_freshness(landed: dict, ti=None) -> str:

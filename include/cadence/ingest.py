@@ -121,6 +121,16 @@ def ingest(
     return records
 
 
+def land_task(source: str, cadence: CadenceSettings, ti) -> dict | None:
+    """The body of a source cadence's ``land`` task (a short circuit): None, which skips the rest of the
+    run, while the first-run backfill runs (:func:`cadence.first_run.first_task_yields`), else
+    :func:`land_for_run` for the task's run."""
+    from cadence.first_run import first_task_yields
+
+    run = RunContext.current()
+    return None if first_task_yields(run.params, ti) else land_for_run(source, cadence, run)
+
+
 def land_for_run(source: str, cadence: CadenceSettings, run: RunContext) -> dict:
     """A cadence's land task: plan the run, land its window(s); the dbt window and counts (its XCom)."""
     from cadence import catch_up, containment
