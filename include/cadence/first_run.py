@@ -14,7 +14,7 @@ cadence triggers another on its own:
 
 `make up` triggers it before it starts the scheduler, with a ``run_after`` in the past, so it runs before
 the scheduled runs (the scheduler starts queued runs oldest ``run_after`` first); a marker file in the
-Airflow home makes it happen once. While it is queued or running, the cadences' own runs skip
+Airflow home makes it happen once. While it is running, the cadences' own runs skip
 (:func:`yields_to_first_run`): they would only take turns with it on the warehouse's one slot, and the next
 run after it catches up by construction (cadence.catch_up; telemetry by its ledger).
 """
@@ -30,7 +30,8 @@ from pathlib import Path
 MARKER = "first-run.json"
 DAG_ID = "first_run"
 TRIGGERED_BY = "first_run"
-ACTIVE_STATES = ("queued", "running")
+# Running only: a queued run of a paused first_run would otherwise hold every cadence back indefinitely.
+ACTIVE_STATES = ("running",)
 
 
 def _iso(moment: datetime) -> str:
@@ -100,7 +101,7 @@ def yields_to_first_run(params: Mapping, active_first_runs: Callable[[], int]) -
     """Whether a cadence's run skips (its first task short-circuits everything after it): a run that is
     neither part of the first run nor a backfill nor a full refresh, while a ``first_run`` run is active.
 
-    ``active_first_runs`` counts the queued or running ``first_run`` runs (``ti.get_dr_count``); it is
+    ``active_first_runs`` counts the running ``first_run`` runs (``ti.get_dr_count``); it is
     asked only for a run that could yield."""
     if (
         params.get("triggered_by") == TRIGGERED_BY

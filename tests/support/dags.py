@@ -31,15 +31,15 @@ def forget_runs(dag_id: str | None = None) -> None:
 
 
 @contextlib.contextmanager
-def active_run(dag_id: str, run_id: str = "active"):
-    """A running DAG run of ``dag_id`` in the session's Airflow DB for the duration (what another DAG's
-    task sees through ``ti.get_dr_count``), removed afterwards."""
+def active_run(dag_id: str, state: str = "running", run_id: str = "active"):
+    """A DAG run of ``dag_id`` in ``state`` in the session's Airflow DB for the duration (what another
+    DAG's task sees through ``ti.get_dr_count``), removed afterwards."""
     from airflow.models import DagRun
     from airflow.utils.session import create_session
 
     now = datetime.now(UTC)
     with create_session() as session:
-        session.add(DagRun(dag_id, run_id, run_after=now, start_date=now, state="running", run_type="manual"))
+        session.add(DagRun(dag_id, run_id, run_after=now, start_date=now, state=state, run_type="manual"))
     try:
         yield
     finally:
