@@ -388,7 +388,7 @@ def down() -> int:
     PIDS.unlink(missing_ok=True)
     print(f"stopped: {', '.join(running) or 'nothing was running'}")
     if killed:
-        print(f"  ({len(killed)} process(es) ignored SIGTERM and were killed: {killed})")
+        print(f"  killed after {processes.GRACE_SECONDS:g} s without exiting on SIGTERM: {'; '.join(killed)}")
     return 0
 
 

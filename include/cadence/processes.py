@@ -93,16 +93,23 @@ def _signal(processes: list[psutil.Process], sig: int) -> None:
             process.send_signal(sig)
 
 
-def stop(entries: list[dict], grace: float = GRACE_SECONDS) -> list[int]:
+def stop(entries: list[dict], grace: float = GRACE_SECONDS) -> list[str]:
     """SIGTERM every process of ``entries`` (groups and descendants), SIGKILL what is left after
-    ``grace`` seconds; returns the pids that needed SIGKILL."""
+    ``grace`` seconds; returns those that needed SIGKILL, as "pid (command)"."""
     family = _family(entries)
     _signal(family, signal.SIGTERM)
     _, alive = psutil.wait_procs(family, timeout=grace)
     family_after = [p for p in _family(entries) if p.pid not in {q.pid for q in family}] + alive
+    described = [_describe(process) for process in family_after]
     _signal(family_after, signal.SIGKILL)
     psutil.wait_procs(family_after, timeout=5)
-    return [process.pid for process in family_after]
+    return described
+
+
+def _describe(process: psutil.Process) -> str:
+    with contextlib.suppress(psutil.Error):
+        return f"{process.pid} ({' '.join(process.cmdline())[:80]})"
+    return str(process.pid)
 
 
 def wait_until_stopped(entries: list[dict], timeout: float = 10) -> bool:
