@@ -58,6 +58,15 @@ def docs_root(settings: Settings):
     return lake.root(settings) / "docs"
 
 
+def cosmos_docs_projects(settings: Settings) -> dict:
+    """``[cosmos] dbt_docs_projects``: Cosmos's dbt docs view on the site the pipeline publishes, read
+    through the lake's connection on a remote lake (make up, compose; README: Cloud Composer)."""
+    project = {"dir": dbt_docs_dir(settings), "name": "dbt docs (Cadence)"}
+    if settings.lake_conn_id and not settings.lake_url.startswith("file://"):
+        project["conn_id"] = settings.lake_conn_id
+    return {"cadence": project}
+
+
 def dbt_docs_dir(settings: Settings) -> str:
     """Where Cosmos's docs plugin reads the published dbt site (``[cosmos] dbt_docs_projects``): the lake's
     ``docs/dbt``, as a plain path on a local lake, since the plugin reads object-store URLs (gs://, s3://)

@@ -118,9 +118,7 @@ def airflow_environment(home: Path = HOME, port: int = PORT, data_dir: Path | No
         # The Cadence UI plugin: the analysts' dashboard and the Data Docs, inside the Airflow UI.
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         # Cosmos's dbt docs view, on the site the pipeline publishes into the lake (cadence.docs).
-        "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": json.dumps(
-            {"cadence": {"dir": docs.dbt_docs_dir(settings), "name": "dbt docs (Cadence)"}}
-        ),
+        "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": json.dumps(docs.cosmos_docs_projects(settings)),
         # Service logs are files: no ANSI colour codes in them.
         "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -184,3 +184,28 @@ def test_a_workbook_uploaded_to_the_lake_is_imported_from_gs(landed, gcs_setting
     landed = [name for name in objects if name.startswith("bronze/") and "purchases" not in name]
     assert landed, sorted(objects)
     assert any(name.startswith("quarantine/") and "spins" in name for name in objects), sheets
+
+
+def test_cosmos_reads_the_dbt_docs_site_published_on_gs(gcs_settings, tmp_path):
+    """Production's dbt docs link: daily_kpis publishes the site into the gs:// lake and Cosmos's docs view
+    reads it with its own reader (ObjectStoragePath through the lake's connection), configured as
+    ``cadence.docs.cosmos_docs_projects`` says."""
+    from cadence import docs
+    from cosmos.plugin.airflow3 import open_file
+
+    target = tmp_path / "target"
+    target.mkdir()
+    for name in docs.DBT_DOCS_FILES:
+        (target / name).write_text(f"<!-- {name} of this run -->")
+    assert docs.publish_dbt_docs_site(str(tmp_path)) == list(docs.DBT_DOCS_FILES)
+    project = docs.cosmos_docs_projects(gcs_settings)["cadence"]
+    assert project == {
+        "dir": f"gs://{BUCKET}/lake/docs/dbt",
+        "conn_id": "cadence_lake",
+        "name": project["name"],
+    }
+    for name in docs.DBT_DOCS_FILES:
+        assert (
+            open_file(f"{project['dir']}/{name}", conn_id=project["conn_id"])
+            == f"<!-- {name} of this run -->"
+        )
