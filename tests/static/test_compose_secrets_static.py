@@ -70,12 +70,18 @@ def test_make_compose_env_writes_random_secrets_once(tmp_path):
 
 def test_compose_serves_the_cadence_plugin_and_the_dbt_docs(tmp_path):
     """The dashboard / Data Docs plugin and Cosmos's dbt docs reach the compose UI as they do `make up`'s."""
+    from cadence import docs
+    from cadence.config import load_settings
+
     result = _config(tmp_path, {name: "set-on-purpose" for name in SECRETS})
     api = json.loads(result.stdout)["services"]["airflow-apiserver"]
     targets = {volume["target"] for volume in api["volumes"]}
     assert "/opt/airflow/plugins" in targets
     projects = json.loads(api["environment"]["AIRFLOW__COSMOS__DBT_DOCS_PROJECTS"])
-    # A plain path: Cosmos's plugin opens anything but an object-store URL with open() (file:// fails).
+    # What make up configures for the same lake: a plain path (Cosmos's plugin opens anything but an
+    # object-store URL with open(), so file:// fails).
+    lake = load_settings(lake_url=api["environment"]["CADENCE_LAKE_URL"])
+    assert projects == docs.cosmos_docs_projects(lake)
     assert projects["cadence"]["dir"] == "/opt/airflow/data/lake/docs/dbt"
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "COPY --chown=50000:0 plugins/ /opt/airflow/plugins/" in dockerfile
