@@ -71,9 +71,7 @@ def dbt_docs_dir(settings: Settings) -> str:
     """Where Cosmos's docs plugin reads the published dbt site (``[cosmos] dbt_docs_projects``): the lake's
     ``docs/dbt``, as a plain path on a local lake, since the plugin reads object-store URLs (gs://, s3://)
     through ObjectStoragePath and anything else with ``open()``, to which file:// is no path."""
-    if settings.lake_url.startswith("file://"):
-        return f"{settings.lake_local_path.rstrip('/')}/docs/dbt"
-    return f"{settings.lake_url.rstrip('/')}/docs/dbt"
+    return f"{settings.lake_local_path.rstrip('/')}/docs/dbt"
 
 
 def publish_dbt_docs_site(project_dir: str, **kwargs) -> list[str]:
