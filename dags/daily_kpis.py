@@ -29,7 +29,7 @@ from cadence.config import get_settings
 from cadence.dag_defaults import dag_kwargs, window_params
 from cadence.dbt_group import dbt_task_group
 from cadence.docs import dbt_docs_task
-from cadence.monitoring.daily import HEALTH_VARS, KPI_VARS
+from cadence.monitoring.daily import HEALTH_RUN_VALUES, HEALTH_VARS, KPI_VARS
 from cadence.warehouse import warehouse_pool
 
 settings = get_settings()
@@ -122,7 +122,12 @@ def daily_kpis():
         settings, "kpi_monitoring", select=["tag:kpi_monitoring"], window=planned, extra_vars=KPI_VARS
     )
     health = dbt_task_group(
-        settings, "pipeline_health", ["tag:pipeline_health"], window=planned, extra_vars=HEALTH_VARS
+        settings,
+        "pipeline_health",
+        ["tag:pipeline_health"],
+        window=planned,
+        extra_vars=HEALTH_VARS,
+        run_values=HEALTH_RUN_VALUES,
     )
     gold = wait_for_gold(planned)
     render_monitoring_sql(planned)

@@ -1,18 +1,21 @@
-{#- The run's window bound ('start' or 'end', "YYYY-MM-DD HH:MM:SS" UTC), or none.
-
-    Airflow passes the window in the environment (DBT_WINDOW_START / DBT_WINDOW_END, set per task by Cosmos),
-    read only while executing: dbt records env vars read at parse time and re-parses when they change, and a
-    changed --vars forces a full parse, so a window in either would defeat partial parsing on every run.
-    A --vars window_start / window_end (manual runs, tests) takes precedence. -#}
-{% macro window_bound(name) -%}
-    {%- set from_vars = var('window_' ~ name) -%}
+{#- A value that changes from run to run (the window, the health check time): the --vars `name` when given
+    (manual runs, tests), else the environment variable DBT_<NAME>, which Cosmos sets per task, read only
+    while executing: dbt records env vars read at parse time and re-parses when they change, and a changed
+    --vars forces a full parse, so a per-run value in either would defeat partial parsing on every run. -#}
+{% macro run_value(name) -%}
+    {%- set from_vars = var(name, none) -%}
     {%- if from_vars -%}
         {{ return(from_vars) }}
     {%- endif -%}
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(env_var('DBT_WINDOW_' ~ name | upper, '') or none) }}
+    {{ return(env_var('DBT_' ~ name | upper, '') or none) }}
+{%- endmacro %}
+
+{#- The run's window bound ('start' or 'end', "YYYY-MM-DD HH:MM:SS" UTC), or none (see run_value). -#}
+{% macro window_bound(name) -%}
+    {{ return(cadence.run_value('window_' ~ name)) }}
 {%- endmacro %}
 
 {#- The bronze batches a run is responsible for: those landed for windows inside [window_start, window_end).

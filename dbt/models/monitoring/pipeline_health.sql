@@ -20,8 +20,8 @@
     full_refresh=false: past checks cannot be recomputed, so a full refresh keeps them. -#}
 
 {%- set jobs = var('health_jobs', []) %}
-{%- set reference = var('health_reference', none) or '1970-01-01 00:00:00' %}
-{%- set since = var('health_since', none) or reference %}
+{%- set reference = cadence.run_value('health_reference') or '1970-01-01 00:00:00' %}
+{%- set since = cadence.run_value('health_since') or reference %}
 {%- set double = cadence.double_type() %}
 {%- set checked_at = cadence.utc_timestamp(reference) %}
 

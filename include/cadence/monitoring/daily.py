@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 DAY = timedelta(days=1)
 JOB = "daily_kpis"  # the run-log job name of this DAG
 KPI_VARS = ("kpi_rules",)
-HEALTH_VARS = ("health_jobs", "health_reference", "health_since")
+HEALTH_VARS = ("health_jobs",)
+HEALTH_RUN_VALUES = ("health_reference", "health_since")  # per run: dbt reads them from the environment
 
 
 def _midnight(day: date) -> datetime:
@@ -199,7 +200,7 @@ def render_for_run(planned: dict) -> dict:
         raise AirflowSkipException("not a dry run: the monitors run for real")
     settings = get_settings()
     rendered = {}
-    for model, names in (("kpi_anomalies", KPI_VARS), ("pipeline_health", HEALTH_VARS)):
+    for model, names in (("kpi_anomalies", KPI_VARS), ("pipeline_health", HEALTH_VARS + HEALTH_RUN_VALUES)):
         dbt_vars = {key: planned[key] for key in ("window_start", "window_end", *names)}
         sql = monitoring_dbt.render(settings, model, dbt_vars)
         log.info("dry run: %s would run\n%s", model, sql)
