@@ -67,7 +67,7 @@ down:  ## stop the local Airflow and the simulator
 # each get their own Airflow home; each module stays on one worker (its module fixtures are built once),
 # and the tests that run a scheduler (marker `scheduler`) run on one worker, one at a time (xdist groups:
 # tests/conftest.py).
-XDIST := -n auto --dist loadgroup
+XDIST := -n 3 --dist loadgroup --no-loadscope-reorder
 
 test: install  ## run the whole test suite, in parallel
 	$(BIN)/python -m pytest $(XDIST) --durations=20

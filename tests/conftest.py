@@ -33,13 +33,20 @@ for variable in [v for v in os.environ if v.startswith("CADENCE_") and "__RETRIE
     del os.environ[variable]  # a developer's own overrides must not leak into the tests
 
 
+# The order modules start in (`make test` keeps it: --no-loadscope-reorder): the longest first, so that no
+# long module starts last and holds the run open on one worker. The scheduler lanes take ~5 minutes each.
+RUN_ORDER = ("scheduler", "dags", "dbt", "stack", "static", "unit")
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
-    """Mark every test with its tier, the folder it lives in (tests/<tier>/...), and its xdist group.
+    """Mark every test with its tier, the folder it lives in (tests/<tier>/...), and its xdist group, and
+    order the modules by :data:`RUN_ORDER`.
 
     A module is a group (pytest-xdist runs it on one worker, so its module fixtures are built once);
-    the modules marked ``scheduler`` are one group: their Airflow stacks run one at a time (two at once on
-    2 cores starve each other)."""
+    the modules marked ``scheduler(lane)`` are one group per lane: a lane's Airflow stacks run one at a
+    time, so no more stacks run at once than there are lanes (each starts in ~15 s of CPU and runs its
+    tasks in processes of its own; more at once on 2 cores starve each other)."""
     root = Path(__file__).resolve().parent
     distributed = config.pluginmanager.hasplugin("xdist")  # `-p no:xdist` leaves its marker unknown
     for item in items:
@@ -47,8 +54,17 @@ def pytest_collection_modifyitems(config, items):
         if parts and parts[0] in TIERS:
             item.add_marker(parts[0])
         if distributed:
-            group = "scheduler" if item.get_closest_marker("scheduler") else "/".join(parts)
+            lane = item.get_closest_marker("scheduler")
+            group = f"scheduler-lane-{lane.kwargs['lane']}" if lane else "/".join(parts)
             item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=_run_rank)  # stable: a module's tests stay together, in their order
+
+
+def _run_rank(item) -> int:
+    if item.get_closest_marker("scheduler"):
+        return 0
+    tier = next((name for name in TIERS if item.get_closest_marker(name)), "unit")
+    return RUN_ORDER.index(tier)
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ from tests.support.celery_stack import CeleryStack, RedisServer, running_task, u
 from tests.support.source_dbs import read_frame
 
 # the module shares one Celery stack; its setup plus a scenario can pass the default 600 s on 2 busy cores
-pytestmark = [pytest.mark.stack, pytest.mark.scheduler, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.stack, pytest.mark.scheduler(lane=1), pytest.mark.timeout(1800)]
 
 RUN_TIMEOUT = 600  # seconds for the runs of one scenario on a busy 2-core machine (a dbt task: 5-25 s)
 STACK_ENV = {

@@ -42,7 +42,7 @@ from tests.support.data import (
 from tests.support.expected import expected_reasons, expected_silver
 
 # One stack for the module, and never two real stacks at once on 2 cores (xdist: one worker runs them).
-pytestmark = pytest.mark.scheduler
+pytestmark = pytest.mark.scheduler(lane=2)
 
 RANGE_START, RANGE_END = SIM_NOW - timedelta(hours=16), SIM_NOW - timedelta(hours=13)  # busy evening hours
 BACKFILL = {"backfill_start": RANGE_START.isoformat(), "backfill_end": RANGE_END.isoformat()}

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.stack import AirflowStack, _port_is_free, free_port
 
-pytestmark = [pytest.mark.stack, pytest.mark.scheduler]
+pytestmark = [pytest.mark.stack, pytest.mark.scheduler(lane=1)]
 
 ROOT = Path(__file__).resolve().parents[2]
 

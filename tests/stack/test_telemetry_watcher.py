@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-pytestmark = [pytest.mark.stack, pytest.mark.scheduler]
+pytestmark = [pytest.mark.stack, pytest.mark.scheduler(lane=2)]
 
 RUN_TIMEOUT = 420  # seconds: ~15 dbt tasks, one at a time (DuckDB pool), on a busy 2-core machine
 

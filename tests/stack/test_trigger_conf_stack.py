@@ -15,7 +15,7 @@ from cadence.config import PROJECT_ROOT
 
 from tests.support.stack import AirflowStack, free_port
 
-pytestmark = [pytest.mark.stack, pytest.mark.scheduler]
+pytestmark = [pytest.mark.stack, pytest.mark.scheduler(lane=2)]
 
 PORTS = range(8141, 8151)  # h14's range
 
