@@ -64,10 +64,12 @@ down:  ## stop the local Airflow and the simulator
 	@$(BIN)/python -m cadence.local down
 
 # Tiers (tests/<tier>/, marker of the same name): unit, dbt, dags, stack, static. Workers of pytest-xdist
-# each get their own Airflow home; each module stays on one worker (its module fixtures are built once),
-# and the tests that run a scheduler (marker `scheduler`) run on one worker, one at a time (xdist groups:
-# tests/conftest.py).
-XDIST := -n 3 --dist loadgroup --no-loadscope-reorder
+# each get their own Airflow home; each module stays on one worker (its module fixtures are built once);
+# the modules that run a real scheduler are in two lanes (marker `scheduler(lane=N)`), each lane one xdist
+# group, so at most two stacks run at once; modules start longest first (tests/conftest.py, kept by
+# --no-loadscope-reorder). One worker more than cores: the stack tests spend much of their time waiting on
+# a scheduler, and the extra worker keeps the cores busy meanwhile.
+XDIST := -n $(shell echo $$(( $$(nproc) + 1 ))) --dist loadgroup --no-loadscope-reorder
 
 test: install  ## run the whole test suite, in parallel
 	$(BIN)/python -m pytest $(XDIST) --durations=20

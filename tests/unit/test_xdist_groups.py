@@ -1,10 +1,10 @@
 """The locked pytest and pytest-xdist still honour ``xdist_group``, which ``make test`` relies on.
 
-The modules that run a scheduler are one group (tests/conftest.py) so that their stacks run one at a
-time, and modules that build an expensive fixture once are groups of their own. pytest 9.2 moved node
-ids where pytest-xdist 3.8 writes the group (pytest-dev/pytest-xdist#1386): every group was silently
-ignored, two Celery stacks started at once on 2 cores and timed out. A re-lock that brings that back
-fails here.
+The modules that run a scheduler are one group per lane (tests/conftest.py) so that no more stacks run at
+once than there are lanes, and modules that build an expensive fixture once are groups of their own.
+pytest 9.2 moved node ids where pytest-xdist 3.8 writes the group (pytest-dev/pytest-xdist#1386): every
+group was silently ignored, two Celery stacks started at once on 2 cores and timed out. A re-lock that
+brings that back fails here.
 """
 
 from __future__ import annotations
