@@ -93,10 +93,11 @@ def dbt_task_group(
         operator_args={
             "pool": warehouse_pool(settings),
             "install_deps": False,
-            # No manifest.json or run_results.json in the task's throwaway project copy: nothing reads them
-            # (Cosmos takes the results from dbtRunner), and writing them was half of a small model's dbt
-            # invocation (~0.3 s of CPU per task). The partial-parse file is still written and cached.
-            "dbt_cmd_global_flags": ["--no-write-json"],
+            # No manifest.json, run_results.json or dbt.log in the task's throwaway project copy: nothing
+            # reads them (Cosmos takes the results from dbtRunner and dbt's log lines reach the task log),
+            # and writing them was half of a small model's dbt invocation (~0.3 s of CPU per task). The
+            # partial-parse file is still written and cached.
+            "dbt_cmd_global_flags": ["--no-write-json", "--log-level-file", "none"],
             "full_refresh": "{{ params.is_full_refresh }}",
             **({"vars": {name: _xcom_template(window, name) for name in extra_vars}} if extra_vars else {}),
         },
