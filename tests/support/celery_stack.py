@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -51,23 +52,31 @@ home = Path(os.environ["AIRFLOW_HOME"])
 
 
 class RedisServer:
-    """A private, non-persistent ``redis-server`` (``--save '' --appendonly no``) that can be restarted."""
+    """A private, non-persistent ``redis-server`` (``--save '' --appendonly no``) that can be restarted.
+
+    It takes a password of its own: a Celery worker left over from an interrupted run, still retrying its
+    broker on this port, cannot connect and take this stack's tasks (seen: tasks "stuck in queued")."""
 
     def __init__(self, port: int, root: Path):
         self.port = port
         self.root = Path(root)
+        self.password = secrets.token_hex(16)
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/{BROKER_DB}"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/{BROKER_DB}"
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        command = ["redis-cli", "-p", str(self.port), "-a", self.password, "--no-auth-warning", *args]
+        return subprocess.run(command, capture_output=True, text=True)
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         log = (self.root / "redis.log").open("ab")
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-             "no", "--dir", str(self.root)],
+             "no", "--dir", str(self.root), "--requirepass", self.password],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 20
@@ -78,16 +87,10 @@ class RedisServer:
         raise StackError(f"redis-server on {self.port} did not answer; see {self.root / 'redis.log'}")
 
     def ping(self) -> bool:
-        result = subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True)
-        return result.stdout.strip() == "PONG"
+        return self.cli("ping").stdout.strip() == "PONG"
 
     def keys(self) -> int:
-        result = subprocess.run(
-            ["redis-cli", "-p", str(self.port), "-n", str(BROKER_DB), "dbsize"],
-            capture_output=True,
-            text=True,
-        )
-        return int(result.stdout.strip() or 0)
+        return int(self.cli("-n", str(BROKER_DB), "dbsize").stdout.strip() or 0)
 
     def kill(self) -> None:
         """SIGKILL: the broker disappears with every message it held (it never persists)."""
@@ -99,9 +102,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None and self.ping():
-            subprocess.run(
-                ["redis-cli", "-p", str(self.port), "-n", str(BROKER_DB), "flushdb"], capture_output=True
-            )
+            self.cli("-n", str(BROKER_DB), "flushdb")
         self.kill()
 
     def __enter__(self) -> RedisServer:
@@ -184,8 +185,7 @@ class CeleryStack(AirflowStack):
             with contextlib.suppress(subprocess.CalledProcessError):
                 _psql(f"drop database if exists {database} with (force)")
         if self.redis.ping():
-            subprocess.run(["redis-cli", "-p", str(self.redis.port), "-n", str(BROKER_DB), "flushdb"],
-                           capture_output=True)  # fmt: skip
+            self.redis.cli("-n", str(BROKER_DB), "flushdb")
 
     # ------------------------------------------------------------------ the worker
 

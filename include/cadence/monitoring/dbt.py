@@ -41,11 +41,10 @@ def _environment(settings: Settings, duckdb_path: Path, run_values: dict):
 
 
 def _parse_state(settings: Settings) -> Path:
-    """The partial-parse file kept for builds in this warehouse (one per project, target and DuckDB file:
-    dbt parses everything again when the profile changes)."""
+    """The partial-parse file kept for builds in this warehouse, in the local data folder (one per project,
+    target and DuckDB file: dbt parses everything again when the profile changes)."""
     key = f"{settings.dbt_project_dir}|{settings.warehouse}|{settings.duckdb_path}"
-    folder = Path(tempfile.gettempdir()) / "cadence-dbt-parse" / hashlib.sha256(key.encode()).hexdigest()[:16]
-    return folder / PARTIAL_PARSE
+    return settings.data_dir / "dbt-parse" / hashlib.sha256(key.encode()).hexdigest()[:16] / PARTIAL_PARSE
 
 
 def _keep(parsed: Path, state: Path) -> None:
