@@ -9,6 +9,12 @@ from __future__ import annotations
 from cadence.config import Settings
 
 MANIFEST_PATH = "manifest/manifest.json"  # inside the dbt project; `make manifest` rebuilds it
+WINDOW_KEYS = ("window_start", "window_end")
+
+
+def run_value_variable(key: str) -> str:
+    """The environment variable a per-run value ``key`` reaches dbt in (read by the dbt macro run_value)."""
+    return f"DBT_{key.upper()}"
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -62,10 +68,7 @@ def dbt_task_group(
     project_dir = settings.dbt_project_dir
     # The window travels in the environment (read by the models only while executing), not in --vars: a
     # --vars that changes every run makes dbt parse the whole project again in every task.
-    window_env = {
-        f"DBT_{key.upper()}": _xcom_template(window, key)
-        for key in ("window_start", "window_end", *run_values)
-    }
+    window_env = {run_value_variable(key): _xcom_template(window, key) for key in (*WINDOW_KEYS, *run_values)}
     manifest = project_dir / MANIFEST_PATH
     project_config = ProjectConfig(
         dbt_project_path=project_dir,

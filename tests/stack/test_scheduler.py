@@ -41,7 +41,7 @@ from tests.support.data import (
 )
 from tests.support.expected import expected_reasons, expected_silver
 
-# One stack for the module, and never two real stacks at once on 2 cores (xdist: one worker runs them).
+# One stack for the module; its lane runs one stack at a time (tests/conftest.py).
 pytestmark = pytest.mark.scheduler(lane=2)
 
 RANGE_START, RANGE_END = SIM_NOW - timedelta(hours=16), SIM_NOW - timedelta(hours=13)  # busy evening hours

@@ -20,12 +20,12 @@ from pathlib import Path
 from unittest.mock import patch
 
 from cadence.config import Settings
-from cadence.dbt_group import dbt_env, release_dbt_duckdb
+from cadence.dbt_group import WINDOW_KEYS, dbt_env, release_dbt_duckdb, run_value_variable
 from cadence.monitoring.daily import HEALTH_RUN_VALUES
 
 MODELS = {"kpis": "kpi_anomalies", "health": "pipeline_health"}
-#: Keys of ``dbt_vars`` that change from call to call: passed as DBT_<KEY> (read by the macro run_value).
-RUN_VALUES = ("window_start", "window_end", *HEALTH_RUN_VALUES)
+#: Keys of ``dbt_vars`` that change from call to call: passed in the environment (run_value_variable).
+RUN_VALUES = (*WINDOW_KEYS, *HEALTH_RUN_VALUES)
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 
@@ -36,7 +36,7 @@ class DbtError(RuntimeError):
 def _environment(settings: Settings, duckdb_path: Path, run_values: dict):
     """dbt's variables for this warehouse and call, set only while dbt runs (restored afterwards)."""
     values = dbt_env(settings) | {"DBT_DUCKDB_PATH": str(duckdb_path), "DBT_TARGET": settings.warehouse}
-    values |= {f"DBT_{key.upper()}": str(value) for key, value in run_values.items()}
+    values |= {run_value_variable(key): str(value) for key, value in run_values.items()}
     return patch.dict(os.environ, values)
 
 
