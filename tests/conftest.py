@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.behavior_flags import label_flags_without_reading_sources
 from tests.support.environment import airflow_environment, data_environment
 
 TIERS = ("unit", "dbt", "dags", "stack", "static")
@@ -150,7 +151,8 @@ def slack(monkeypatch):
 def pytest_sessionstart(session):
     """Import the task libraries once (as a stack's workers do, cadence.preload) and freeze them out of the
     garbage collector's view, so the full ``gc.collect()`` Cosmos runs after every dbt invocation of a
-    ``dag.test()`` scans only what the test created (~0.4 s less per dbt task)."""
+    ``dag.test()`` scans only what the test created (~0.4 s less per dbt task); label dbt's behaviour flags
+    without a source-reading stack walk (tests/support/behavior_flags.py)."""
     import gc
     import importlib
     import logging
@@ -161,6 +163,7 @@ def pytest_sessionstart(session):
     importlib.import_module("airflow.sdk")
     for name in TASK_LIBRARIES:
         importlib.import_module(name)
+    label_flags_without_reading_sources()
     gc.freeze()
 
 

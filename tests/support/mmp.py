@@ -3,6 +3,7 @@ computed per user in pandas (independently of the dbt models) from the events an
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -39,14 +40,25 @@ TOLERANCE_USERS, TOLERANCE_SHARE = 3, 0.05  # dbt vars mmp_reconciliation_tolera
 
 def game_activity(settings, start: datetime, end: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Valid game purchases and spins of the event hours in [start, end), straight from the simulator, one
-    row per key (first version: a correction changes neither the user nor the time), naive UTC times."""
+    row per key (first version: a correction changes neither the user nor the time), naive UTC times.
+
+    The simulator is deterministic, so a range is generated once per process (two weeks of hours take
+    ~10 s of CPU) and every caller gets its own copy."""
+    bought, played = _game_activity(settings.simulator.model_dump_json(), start, end)
+    return bought.copy(), played.copy()
+
+
+@functools.cache
+def _game_activity(simulator_json: str, start: datetime, end: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from cadence.config import SimulatorSettings
     from cadence.simulator import purchases, spins
     from cadence.simulator.population import build_population, hours_between
 
-    population = build_population(settings.simulator)
+    simulator = SimulatorSettings.model_validate_json(simulator_json)
+    population = build_population(simulator)
     hours = hours_between(start, end)
-    bought = pd.concat([purchases.generate_hour(h, population, settings.simulator) for h in hours])
-    played = pd.concat([spins.generate_hour(h, population, settings.simulator) for h in hours])
+    bought = pd.concat([purchases.generate_hour(h, population, simulator) for h in hours])
+    played = pd.concat([spins.generate_hour(h, population, simulator) for h in hours])
     bought = bought.assign(purchased_at=pd.to_datetime(bought["purchased_at"], errors="coerce", utc=True))
     played = played.assign(app_hour=pd.to_datetime(played["app_hour"], utc=True))
     bought = bought[
