@@ -303,7 +303,8 @@ def test_worker_killed_mid_land_and_mid_dbt_reruns_the_tasks(stack, confs, unint
         for prefix in ("land", "silver."):
             killed.append(running_task(stack, "purchases", run_id, prefix))
             stack.kill_worker()
-            stack.restart_worker()
+            # Watch for the next task at once: waiting for the healthcheck could outlast the silver tasks.
+            stack.restart_worker(wait=False)
 
     run_id, result = purchases_run(stack, confs["fault"], on_running=kill_twice)
     # the first silver task is the superseded-versions model, built before silver purchases

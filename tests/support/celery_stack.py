@@ -226,9 +226,12 @@ class CeleryStack(AirflowStack):
                 os.kill(pid, signal.SIGKILL)
         worker.wait()
 
-    def restart_worker(self) -> None:
+    def restart_worker(self, wait: bool = True) -> None:
+        """Start the worker again; with ``wait``, until it answers the healthcheck (a `celery inspect` process
+        per try: tens of seconds on a busy machine, time in which a run's next tasks may already be done)."""
         self._start(WORKER)
-        self.wait_for_worker()
+        if wait:
+            self.wait_for_worker()
 
     def restart_scheduler(self, **environment: str) -> None:
         """Stop the scheduler and start it again with ``environment`` added (e.g. the schedule turned off)."""
@@ -274,15 +277,20 @@ class CeleryStack(AirflowStack):
 
 
 def running_task(
-    stack: AirflowStack, dag_id: str, run_id: str, task_prefix: str, timeout: float = 240
+    stack: AirflowStack, dag_id: str, run_id: str, task_prefix: str, timeout: float = 420
 ) -> str:
-    """Wait until a task whose id starts with ``task_prefix`` is running in the run; return its id."""
+    """Wait until a task whose id starts with ``task_prefix`` is running in the run; return its id. On a
+    time-out the error lists the run's task states (a retry still waiting, a task that ran between polls)."""
+    seen: dict[str, str | None] = {}
 
     def find():
-        states = stack.task_states(dag_id, run_id)
-        return next((t for t, s in states.items() if t.startswith(task_prefix) and s == "running"), None)
+        seen.update(stack.task_states(dag_id, run_id))
+        return next((t for t, s in seen.items() if t.startswith(task_prefix) and s == "running"), None)
 
-    return stack.wait_until(find, timeout, poll=0.3, what=f"{dag_id} {task_prefix}* running")
+    try:
+        return stack.wait_until(find, timeout, poll=0.3, what=f"{dag_id} {task_prefix}* running")
+    except StackError as error:
+        raise StackError(f"{error}; task states: {seen}") from error
 
 
 def utc_hour(moment: datetime) -> datetime:
