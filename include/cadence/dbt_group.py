@@ -109,21 +109,28 @@ def dbt_task_group(
     return group
 
 
+def parse_state_key(settings: Settings, var_names) -> str:
+    """A short key for dbt's saved partial-parse state, which stays valid for the same project, warehouse,
+    connection, DuckDB file and --vars (passed by name here: their values come from settings). dbt checks
+    the profile and vars itself and parses in full when they differ, so a key can only cost a parse."""
+    import hashlib
+
+    parts = [str(settings.dbt_project_dir), settings.warehouse, settings.warehouse_conn_id]
+    parts += sorted(var_names)
+    if settings.warehouse == "duckdb":
+        parts.append(str(settings.duckdb_path))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
 def _share_partial_parse_cache(group, settings: Settings, extra_vars: tuple[str, ...]) -> None:
     """Give every dbt task of ``group`` the partial-parse cache of its profile and vars, shared by all groups.
 
-    Cosmos keeps dbt's partial-parse state per task group, so the first task of each group parsed the whole
-    project again (~3 s of CPU) though every group runs the same project on the same profile. dbt's state
-    fits any invocation with the same profile and --vars (dbt checks both and parses in full otherwise), so
-    the cache is keyed by them: one full parse per worker and profile, not per group, and groups with other
-    vars or another DuckDB file keep their own state instead of evicting each other's.
+    Cosmos keeps dbt's partial-parse state per task group (``<cache_dir>/<dag>__<group>``), so the first task
+    of each group parsed the whole project again (~3 s of CPU) though every group runs the same project on
+    the same profile. Keyed by :func:`parse_state_key` instead: one full parse per worker and profile, not
+    per group, and groups with other vars or another DuckDB file keep their own state.
     """
-    import hashlib
-
-    profile = [settings.warehouse, settings.warehouse_conn_id, *sorted(extra_vars)]
-    if settings.warehouse == "duckdb":
-        profile.append(str(settings.duckdb_path))
-    key = hashlib.sha256("\0".join(profile).encode()).hexdigest()[:12]
+    key = parse_state_key(settings, extra_vars)
     for task in group.iter_tasks():
         if getattr(task, "cache_dir", None) is not None:  # None: Cosmos's cache is off
             task.cache_dir = task.cache_dir.parent / f"cadence__{key}"

@@ -44,17 +44,15 @@ def game_activity(settings, start: datetime, end: datetime) -> tuple[pd.DataFram
 
     The simulator is deterministic, so a range is generated once per process (two weeks of hours take
     ~10 s of CPU) and every caller gets its own copy."""
-    bought, played = _game_activity(settings.simulator.model_dump_json(), start, end)
+    bought, played = _game_activity(settings.simulator, start, end)
     return bought.copy(), played.copy()
 
 
 @functools.cache
-def _game_activity(simulator_json: str, start: datetime, end: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from cadence.config import SimulatorSettings
+def _game_activity(simulator, start: datetime, end: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
     from cadence.simulator import purchases, spins
     from cadence.simulator.population import build_population, hours_between
 
-    simulator = SimulatorSettings.model_validate_json(simulator_json)
     population = build_population(simulator)
     hours = hours_between(start, end)
     bought = pd.concat([purchases.generate_hour(h, population, simulator) for h in hours])

@@ -11,7 +11,6 @@ the whole project again (~2 s of CPU).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 from cadence.config import Settings
-from cadence.dbt_group import WINDOW_KEYS, dbt_env, release_dbt_duckdb, run_value_variable
+from cadence.dbt_group import WINDOW_KEYS, dbt_env, parse_state_key, release_dbt_duckdb, run_value_variable
 from cadence.monitoring.daily import HEALTH_RUN_VALUES
 
 MODELS = {"kpis": "kpi_anomalies", "health": "pipeline_health"}
@@ -40,11 +39,10 @@ def _environment(settings: Settings, duckdb_path: Path, run_values: dict):
     return patch.dict(os.environ, values)
 
 
-def _parse_state(settings: Settings) -> Path:
-    """The partial-parse file kept for builds in this warehouse, in the local data folder (one per project,
-    target and DuckDB file: dbt parses everything again when the profile changes)."""
-    key = f"{settings.dbt_project_dir}|{settings.warehouse}|{settings.duckdb_path}"
-    return settings.data_dir / "dbt-parse" / hashlib.sha256(key.encode()).hexdigest()[:16] / PARTIAL_PARSE
+def _parse_state(settings: Settings, dbt_vars: dict) -> Path:
+    """The partial-parse file kept for builds with these --vars in this warehouse, in the local data folder
+    (a kpis and a health build pass different vars: each keeps its own, neither forces the other to parse)."""
+    return settings.data_dir / "dbt-parse" / parse_state_key(settings, dbt_vars) / PARTIAL_PARSE
 
 
 def _keep(parsed: Path, state: Path) -> None:
@@ -63,7 +61,7 @@ def invoke(settings: Settings, command: str, model: str, dbt_vars: dict, *, scra
     project = str(settings.dbt_project_dir)
     run_values = {key: value for key, value in dbt_vars.items() if key in RUN_VALUES}
     dbt_vars = {key: value for key, value in dbt_vars.items() if key not in RUN_VALUES}
-    state = None if scratch else _parse_state(settings)
+    state = None if scratch else _parse_state(settings, dbt_vars)
     with tempfile.TemporaryDirectory(prefix="cadence-dbt-") as work:
         # same file name as the warehouse, so the rendered SQL names the same database
         database = Path(work, settings.duckdb_path.name) if scratch else settings.duckdb_path
