@@ -44,3 +44,38 @@ def test_a_run_without_a_window_renders_it_empty_not_as_none(load_dag):
     task = next(t for t in load_dag("telemetry").tasks if isinstance(t, AbstractDbtBase))
     env = task.render_template(task.env, {"ti": _TaskInstance({"window_start": None, "window_end": None})})
     assert (env["DBT_WINDOW_START"], env["DBT_WINDOW_END"]) == ("", "")
+
+
+def _cache_dirs(load_dag, dag_id: str) -> dict[str, set]:
+    """The partial-parse cache folder of every dbt task of ``dag_id``'s Cosmos groups, by group (the docs
+    task outside them runs no model)."""
+    from cosmos.operators.base import AbstractDbtBase
+
+    dirs: dict[str, set] = {}
+    for task in load_dag(dag_id).tasks:
+        if isinstance(task, AbstractDbtBase) and task.task_group.group_id:
+            dirs.setdefault(task.task_group.group_id, set()).add(task.cache_dir)
+    return dirs
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb", "bigquery"])
+def test_groups_with_the_same_profile_and_vars_share_one_partial_parse_cache(
+    load_dag, monkeypatch, tmp_path, warehouse
+):
+    """Cosmos would give each group a cache of its own (a full parse in each group's first task); groups
+    with the same profile and --vars share one, other vars or another DuckDB file get another."""
+    monkeypatch.setenv("CADENCE_WAREHOUSE", warehouse)
+    spins = _cache_dirs(load_dag, "spins")
+    assert set(spins) == {"silver", "gold"}
+    (shared,) = set.union(*spins.values())
+    assert shared.name.startswith("cadence__")
+
+    # kpis passes no --vars (spins' cache), kpi_monitoring and pipeline_health each vars of their own
+    daily = _cache_dirs(load_dag, "daily_kpis")
+    assert all(len(dirs) == 1 for dirs in daily.values()), daily
+    assert daily["kpis"] == {shared}
+    assert len({next(iter(dirs)) for dirs in daily.values()}) == 3
+
+    monkeypatch.setenv("CADENCE_DATA_DIR", str(tmp_path))
+    elsewhere = set.union(*_cache_dirs(load_dag, "spins").values())
+    assert (elsewhere == {shared}) is (warehouse == "bigquery"), "the DuckDB file is part of the profile"
