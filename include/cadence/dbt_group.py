@@ -99,8 +99,10 @@ def dbt_task_group(
             # No manifest.json, run_results.json or dbt.log in the task's throwaway project copy: nothing
             # reads them (Cosmos takes the results from dbtRunner and dbt's log lines reach the task log),
             # and writing them was half of a small model's dbt invocation (~0.3 s of CPU per task). The
-            # partial-parse file is still written and cached.
-            "dbt_cmd_global_flags": ["--no-write-json", "--log-level-file", "none"],
+            # partial-parse file is still written and cached. No relation cache filled up front either: a
+            # task builds one model, and dbt listed every schema of the project first (one query per
+            # schema, a dataset listing each on BigQuery); it now lists a schema when a model asks.
+            "dbt_cmd_global_flags": ["--no-write-json", "--log-level-file", "none", "--no-populate-cache"],
             "full_refresh": "{{ params.is_full_refresh }}",
             **({"vars": {name: _xcom_template(window, name) for name in extra_vars}} if extra_vars else {}),
         },

@@ -1,5 +1,5 @@
 """The window reaches dbt in the environment of every Cosmos task (so dbt's partial parsing holds), never in
---vars, and renders to the window the land task returned."""
+--vars, and renders to the window the land task returned; the tasks' dbt flags and shared parse state."""
 
 from __future__ import annotations
 
@@ -44,6 +44,21 @@ def test_a_run_without_a_window_renders_it_empty_not_as_none(load_dag):
     task = next(t for t in load_dag("telemetry").tasks if isinstance(t, AbstractDbtBase))
     env = task.render_template(task.env, {"ti": _TaskInstance({"window_start": None, "window_end": None})})
     assert (env["DBT_WINDOW_START"], env["DBT_WINDOW_END"]) == ("", "")
+
+
+@pytest.mark.parametrize("dag_id", ["purchases", "spins", "telemetry", "daily_kpis"])
+def test_dbt_tasks_neither_fill_the_relation_cache_nor_write_artifacts(load_dag, dag_id):
+    """One model per task: listing every schema up front, and writing manifest.json and run_results.json
+    into a throwaway copy, cost more than the model itself on a small window (the docs task outside the
+    groups writes the docs site, artifacts included)."""
+    from cosmos.operators.base import AbstractDbtBase
+
+    tasks = load_dag(dag_id).tasks
+    dbt_tasks = [t for t in tasks if isinstance(t, AbstractDbtBase) and t.task_group.group_id]
+    assert dbt_tasks
+    for task in dbt_tasks:
+        flags = task.dbt_cmd_global_flags or []
+        assert {"--no-populate-cache", "--no-write-json"} <= set(flags), (task.task_id, flags)
 
 
 def _cache_dirs(load_dag, dag_id: str) -> dict[str, set]:
