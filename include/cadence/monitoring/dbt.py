@@ -84,10 +84,9 @@ def invoke(settings: Settings, command: str, model: str, dbt_vars: dict, *, scra
             "--vars",
             json.dumps(dbt_vars),
             "--quiet",
+            "--no-populate-cache",  # one model: list its schema when needed, not every schema up front
         ]
-        if command == "compile":
-            args.append("--no-populate-cache")
-        else:  # only tests whose every parent is selected: never a test of a model not built here
+        if command != "compile":  # only tests whose every parent is selected: never one of a model not built
             args += ["--indirect-selection", "cautious"]
         with _environment(settings, database, run_values):
             result = dbtRunner().invoke(args)
