@@ -21,12 +21,18 @@ from pathlib import Path
 from cadence.config import get_settings
 from cadence.dbt_group import MANIFEST_PATH
 
+#: What the committed manifest keeps: what Cosmos renders the task groups from (cosmos.dbt.graph reads nodes,
+#: sources, exposures, metadata and selectors) and the unit tests the staleness check compares. dbt's
+#: macros, docs and node maps were more than half of the file, and every Cosmos group of every DAG parse
+#: (the dag-processor's, each task's, each dag.test()) decodes the file again.
+RENDERED_SECTIONS = ("metadata", "nodes", "sources", "exposures", "unit_tests", "selectors")
+
 # Paths baked into the manifest at parse time are placeholders, so it does not depend on the machine.
 _PARSE_ENV = {"DBT_LAKE_ROOT": "/lake", "DBT_LAKE_URL": "file:///lake", "DBT_TARGET": "duckdb"}
 
 
 def build(project_dir: Path) -> dict:
-    """Parse the dbt project (no warehouse connection needed) and return the manifest."""
+    """Parse the dbt project (no warehouse connection needed) and return its :data:`RENDERED_SECTIONS`."""
     from dbt.cli.main import dbtRunner
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -46,7 +52,8 @@ def build(project_dir: Path) -> dict:
         )
         if not result.success:
             raise RuntimeError(f"dbt parse failed: {result.exception}")
-        return json.loads(Path(scratch, "target", "manifest.json").read_text())
+        manifest = json.loads(Path(scratch, "target", "manifest.json").read_text())
+    return {section: manifest[section] for section in RENDERED_SECTIONS if section in manifest}
 
 
 def _checksum(node: dict) -> str | None:
@@ -76,12 +83,15 @@ def committed_path(project_dir: Path) -> Path:
 
 
 def stale_nodes(project_dir: Path) -> list[str]:
-    """Node ids whose committed rendering differs from the project as it is now (empty when current)."""
+    """Node ids whose committed rendering differs from the project as it is now (empty when current), and
+    the sections the committed file holds beyond :data:`RENDERED_SECTIONS`."""
     path = committed_path(project_dir)
     if not path.exists():
         return ["<no committed manifest>"]
-    fresh, committed = fingerprint(build(project_dir)), fingerprint(json.loads(path.read_text()))
-    return sorted(k for k in fresh.keys() | committed.keys() if fresh.get(k) != committed.get(k))
+    manifest = json.loads(path.read_text())
+    fresh, committed = fingerprint(build(project_dir)), fingerprint(manifest)
+    extra = [f"<section {name}>" for name in sorted(set(manifest) - set(RENDERED_SECTIONS))]
+    return sorted(k for k in fresh.keys() | committed.keys() if fresh.get(k) != committed.get(k)) + extra
 
 
 def main(argv: list[str] | None = None) -> int:
