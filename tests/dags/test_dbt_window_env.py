@@ -46,15 +46,19 @@ def test_a_run_without_a_window_renders_it_empty_not_as_none(load_dag):
     assert (env["DBT_WINDOW_START"], env["DBT_WINDOW_END"]) == ("", "")
 
 
+def _grouped_dbt_tasks(load_dag, dag_id: str) -> list:
+    """The dbt tasks of ``dag_id``'s Cosmos groups (the docs task outside them runs no model)."""
+    from cosmos.operators.base import AbstractDbtBase
+
+    return [t for t in load_dag(dag_id).tasks if isinstance(t, AbstractDbtBase) and t.task_group.group_id]
+
+
 @pytest.mark.parametrize("dag_id", ["purchases", "spins", "telemetry", "daily_kpis"])
 def test_dbt_tasks_neither_fill_the_relation_cache_nor_write_artifacts(load_dag, dag_id):
     """One model per task: listing every schema up front, and writing manifest.json and run_results.json
     into a throwaway copy, cost more than the model itself on a small window (the docs task outside the
     groups writes the docs site, artifacts included)."""
-    from cosmos.operators.base import AbstractDbtBase
-
-    tasks = load_dag(dag_id).tasks
-    dbt_tasks = [t for t in tasks if isinstance(t, AbstractDbtBase) and t.task_group.group_id]
+    dbt_tasks = _grouped_dbt_tasks(load_dag, dag_id)
     assert dbt_tasks
     for task in dbt_tasks:
         flags = task.dbt_cmd_global_flags or []
@@ -62,14 +66,10 @@ def test_dbt_tasks_neither_fill_the_relation_cache_nor_write_artifacts(load_dag,
 
 
 def _cache_dirs(load_dag, dag_id: str) -> dict[str, set]:
-    """The partial-parse cache folder of every dbt task of ``dag_id``'s Cosmos groups, by group (the docs
-    task outside them runs no model)."""
-    from cosmos.operators.base import AbstractDbtBase
-
+    """The partial-parse cache folder of every dbt task of ``dag_id``'s Cosmos groups, by group."""
     dirs: dict[str, set] = {}
-    for task in load_dag(dag_id).tasks:
-        if isinstance(task, AbstractDbtBase) and task.task_group.group_id:
-            dirs.setdefault(task.task_group.group_id, set()).add(task.cache_dir)
+    for task in _grouped_dbt_tasks(load_dag, dag_id):
+        dirs.setdefault(task.task_group.group_id, set()).add(task.cache_dir)
     return dirs
 
 
