@@ -53,11 +53,15 @@ def _grouped_dbt_tasks(load_dag, dag_id: str) -> list:
     return [t for t in load_dag(dag_id).tasks if isinstance(t, AbstractDbtBase) and t.task_group.group_id]
 
 
+@pytest.mark.parametrize("warehouse", ["duckdb", "bigquery"])
 @pytest.mark.parametrize("dag_id", ["purchases", "spins", "telemetry", "daily_kpis"])
-def test_dbt_tasks_neither_fill_the_relation_cache_nor_write_artifacts(load_dag, dag_id):
+def test_dbt_tasks_neither_fill_the_relation_cache_nor_write_artifacts(
+    load_dag, monkeypatch, dag_id, warehouse
+):
     """One model per task: listing every schema up front, and writing manifest.json and run_results.json
     into a throwaway copy, cost more than the model itself on a small window (the docs task outside the
     groups writes the docs site, artifacts included)."""
+    monkeypatch.setenv("CADENCE_WAREHOUSE", warehouse)
     dbt_tasks = _grouped_dbt_tasks(load_dag, dag_id)
     assert dbt_tasks
     for task in dbt_tasks:
