@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.support.dags import DAGS
@@ -36,34 +34,45 @@ def test_dag_file_imports_without_errors(path, airflow_db):
 #: What a task needs and parsing does not: the dag-processor parses every file every 30 s, so importing these
 #: at parse time costs its memory (~100 MB) and CPU on every parse.
 TASK_ONLY_LIBRARIES = ("pandas", "numpy", "pyarrow", "duckdb", "great_expectations", "dbt")
+#: What reading the manifest through ObjectStoragePath pulls in (the Google provider's GCS hook).
+CLOUD_FILESYSTEM = ("google.cloud.storage", "gcsfs")
+#: telemetry.py's landing asset URI makes Airflow load every provider's URI handlers, cloud ones included.
+LOADS_EVERY_PROVIDER = "telemetry.py"
 
 
-def modules_imported_by(files: list[Path], candidates: tuple[str, ...]) -> list[str]:
-    """Which of ``candidates`` a fresh interpreter holds after running ``files`` (as a parse does)."""
+@pytest.fixture(scope="module")
+def parse_imports() -> dict[str, list[str]]:
+    """Which of the watched modules a fresh interpreter holds after running the DAG files as a parse does:
+    ``"rendered"`` after every file but telemetry.py, ``"parsed"`` after all of them (one interpreter)."""
     import json
     import subprocess
     import sys
 
+    watched = (*TASK_ONLY_LIBRARIES, *CLOUD_FILESYSTEM)
+    first = [str(path) for path in DAG_FILES if path.name != LOADS_EVERY_PROVIDER]
+    last = [str(path) for path in DAG_FILES if path.name == LOADS_EVERY_PROVIDER]
     script = (
         "import json, runpy, sys\n"
-        f"for path in {[str(f) for f in files]!r}:\n    runpy.run_path(path)\n"
-        f"print(json.dumps(sorted(m for m in {candidates!r} if m in sys.modules)))"
+        f"def held():\n    return sorted(m for m in {watched!r} if m in sys.modules)\n"
+        f"for path in {first!r}:\n    runpy.run_path(path)\n"
+        "rendered = held()\n"
+        f"for path in {last!r}:\n    runpy.run_path(path)\n"
+        "print(json.dumps({'rendered': rendered, 'parsed': held()}))"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_parsing_the_dag_files_imports_no_task_library():
-    assert modules_imported_by(DAG_FILES, TASK_ONLY_LIBRARIES) == []
+def test_parsing_the_dag_files_imports_no_task_library(parse_imports):
+    assert [m for m in parse_imports["parsed"] if m in TASK_ONLY_LIBRARIES] == []
 
 
-def test_rendering_the_dbt_task_groups_imports_no_cloud_filesystem():
+def test_rendering_the_dbt_task_groups_imports_no_cloud_filesystem(parse_imports):
     """Cosmos reads the manifest through ObjectStoragePath unless told a plain path (cadence.dbt_group),
     whose filesystem registry imports the Google provider's GCS hook: ~0.5 s of CPU in every parse process.
     (telemetry.py is left out: its landing asset's URI makes Airflow load every provider's URI handlers.)"""
-    files = [path for path in DAG_FILES if path.name != "telemetry.py"]
-    assert modules_imported_by(files, ("google.cloud.storage", "gcsfs")) == []
+    assert [m for m in parse_imports["rendered"] if m in CLOUD_FILESYSTEM] == []
 
 
 def test_every_dag_follows_the_policies(dagbag):
