@@ -10,6 +10,13 @@ from cadence.config import Settings
 
 MANIFEST_PATH = "manifest/manifest.json"  # inside the dbt project; `make manifest` rebuilds it
 WINDOW_KEYS = ("window_start", "window_end")
+#: Global flags of every dbt call that builds one model (a Cosmos task, a monitoring build): no
+#: manifest.json, run_results.json or dbt.log in its throwaway target (nothing reads them: the results come
+#: from dbtRunner, the log lines reach the caller's log; writing them was half of a small model's call,
+#: ~0.3 s of CPU), and no relation cache filled up front (dbt listed every schema of the project first, one
+#: query each, a dataset listing on BigQuery; it now lists a schema when the model asks). dbt still writes
+#: its partial-parse state, which both callers keep.
+ONE_MODEL_FLAGS = ("--no-write-json", "--log-level-file", "none", "--no-populate-cache")
 
 
 def run_value_variable(key: str) -> str:
@@ -96,13 +103,7 @@ def dbt_task_group(
         operator_args={
             "pool": warehouse_pool(settings),
             "install_deps": False,
-            # No manifest.json, run_results.json or dbt.log in the task's throwaway project copy: nothing
-            # reads them (Cosmos takes the results from dbtRunner and dbt's log lines reach the task log),
-            # and writing them was half of a small model's dbt invocation (~0.3 s of CPU per task). The
-            # partial-parse file is still written and cached. No relation cache filled up front either: a
-            # task builds one model, and dbt listed every schema of the project first (one query per
-            # schema, a dataset listing each on BigQuery); it now lists a schema when a model asks.
-            "dbt_cmd_global_flags": ["--no-write-json", "--log-level-file", "none", "--no-populate-cache"],
+            "dbt_cmd_global_flags": list(ONE_MODEL_FLAGS),
             "full_refresh": "{{ params.is_full_refresh }}",
             **({"vars": {name: _xcom_template(window, name) for name in extra_vars}} if extra_vars else {}),
         },

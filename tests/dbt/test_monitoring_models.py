@@ -136,8 +136,15 @@ def write_run_log(settings, job: str, end: datetime, *, hours: int, status: str 
         record.write(settings)
 
 
-def test_a_stopped_job_a_failed_run_and_a_never_run_job_are_reported(cadence_env, slack):
+def test_a_stopped_job_a_failed_run_and_a_never_run_job_are_reported(cadence_env, slack, monkeypatch):
+    from dbt.cli.main import dbtRunner
+
     settings = cadence_env
+    calls: list[list[str]] = []
+    invoke = dbtRunner.invoke
+    monkeypatch.setattr(
+        dbtRunner, "invoke", lambda self, args, **kw: calls.append(args) or invoke(self, args, **kw)
+    )
     assert monitoring_cli("health", "--at", CHECK_AT.isoformat()) == 1  # no run log at all yet
     health = warehouse_query(settings, "select job, check_name, status from ops.pipeline_health")
     freshness = health[health["check_name"] == "freshness"].set_index("job")["status"]
@@ -185,3 +192,5 @@ def test_a_stopped_job_a_failed_run_and_a_never_run_job_are_reported(cadence_env
     assert message.startswith("*[cadence ERROR] pipeline health as of 2026-03-10 00:00:00 UTC: 5 error(s), 1")
     for text in ("purchases freshness: stale", "gold freshness: never_ran", "last_run: last_run_failed"):
         assert text in message
+    # a build of one model, like a Cosmos task: no artifacts written, no relation cache filled up front
+    assert len(calls) == 2 and all({"--no-write-json", "--no-populate-cache"} <= set(args) for args in calls)

@@ -19,7 +19,14 @@ from pathlib import Path
 from unittest.mock import patch
 
 from cadence.config import Settings
-from cadence.dbt_group import WINDOW_KEYS, dbt_env, parse_state_key, release_dbt_duckdb, run_value_variable
+from cadence.dbt_group import (
+    ONE_MODEL_FLAGS,
+    WINDOW_KEYS,
+    dbt_env,
+    parse_state_key,
+    release_dbt_duckdb,
+    run_value_variable,
+)
 from cadence.monitoring.daily import HEALTH_RUN_VALUES
 
 MODELS = {"kpis": "kpi_anomalies", "health": "pipeline_health"}
@@ -84,7 +91,7 @@ def invoke(settings: Settings, command: str, model: str, dbt_vars: dict, *, scra
             "--vars",
             json.dumps(dbt_vars),
             "--quiet",
-            "--no-populate-cache",  # one model: list its schema when needed, not every schema up front
+            *ONE_MODEL_FLAGS,
         ]
         if command != "compile":  # only tests whose every parent is selected: never one of a model not built
             args += ["--indirect-selection", "cautious"]
