@@ -53,12 +53,16 @@ def hourly_rhythm(hour_of_day: int) -> float:
     return 0.55 + 0.45 * np.cos((hour_of_day - 20) / 24 * 2 * np.pi)
 
 
-def format_ts(values: pd.Series) -> pd.Series:
-    return values.dt.strftime(TIMESTAMP_FORMAT)
+def format_seconds(moments: np.ndarray) -> np.ndarray:
+    """``datetime64[s]`` values as the source's timestamp text (an object array, as the frame's columns)."""
+    return pd.DatetimeIndex(moments).strftime(TIMESTAMP_FORMAT).to_numpy(dtype=object)
 
 
 def generate_hour(hour: datetime, population: Population, settings: SimulatorSettings) -> pd.DataFrame:
-    """All versions of the purchases made in one event hour, with an ``op`` column (insert/update)."""
+    """All versions of the purchases made in one event hour, with an ``op`` column (insert/update).
+
+    Built from numpy arrays and turned into one frame at the end: the simulator regenerates every hour a
+    change can still come from (ten days of refunds) on each tick, so the per-hour cost is what counts."""
     rng = np.random.default_rng([settings.seed, _PURCHASES_STREAM, int(hour.timestamp()) // 3600])
     installed = population.installed_before(hour)
     payers = np.flatnonzero(population.is_payer[:installed])
@@ -71,47 +75,53 @@ def generate_hour(hour: datetime, population: Population, settings: SimulatorSet
         return pd.DataFrame(columns=[*COLUMNS, "op"])
 
     users = payers[rng.integers(0, len(payers), n)]
-    purchased = pd.Series(pd.Timestamp(hour) + pd.to_timedelta(rng.integers(0, 3600, n), unit="s"))
+    purchased = np.datetime64(pd.Timestamp(hour).to_datetime64(), "s") + rng.integers(0, 3600, n).astype(
+        "timedelta64[s]"
+    )
     is_late = rng.random(n) < settings.late_rate
     delay_s = np.where(
         is_late,
         rng.integers(3600, max(3601, int(settings.late_max.total_seconds())), n),
         rng.integers(1, 120, n),
     )
-    created = purchased + pd.to_timedelta(delay_s, unit="s")
-    country = population.country[users]
-    rows = pd.DataFrame(
-        {
-            "transaction_id": [f"tx_{hour:%Y%m%d%H}_{i:05d}" for i in range(n)],
-            "user_id": population.user_id[users],
-            "purchased_at": format_ts(purchased),
-            "revenue_usd": PRICE_POINTS_USD[rng.choice(len(PRICE_POINTS_USD), n, p=PRICE_WEIGHTS)],
-            "currency": [CURRENCY_BY_COUNTRY[c] for c in country],
-            "country": country,
-            "platform": population.platform[users],
-            "status": "completed",
-            "created_at": format_ts(created),
-            "updated_at": format_ts(created),
-        }
-    )
+    created = purchased + delay_s.astype("timedelta64[s]")
+    user_id = population.user_id[users].copy()
+    country = population.country[users].copy()
+    revenue = PRICE_POINTS_USD[rng.choice(len(PRICE_POINTS_USD), n, p=PRICE_WEIGHTS)]
+    currency = np.array([CURRENCY_BY_COUNTRY[c] for c in country], dtype=object)
+    purchased_at = format_seconds(purchased)
+    created_at = format_seconds(created)
 
     malformed = rng.random(n) < settings.malformed_rate
     kind = rng.choice(len(MALFORMED_KINDS), n)
-    rows.loc[malformed & (kind == 0), "user_id"] = None
-    rows.loc[malformed & (kind == 1), "revenue_usd"] = -rows["revenue_usd"]
-    rows.loc[malformed & (kind == 2), "country"] = "XX"
-    rows.loc[malformed & (kind == 3), "purchased_at"] = "not-a-timestamp"
+    user_id[malformed & (kind == 0)] = None
+    revenue = np.where(malformed & (kind == 1), -revenue, revenue)
+    country[malformed & (kind == 2)] = "XX"
+    purchased_at[malformed & (kind == 3)] = "not-a-timestamp"
 
-    inserts = rows.assign(op="insert")
-    duplicates = inserts[rng.random(n) < settings.duplicate_rate]
-    refunded = (rng.random(n) < settings.refund_rate) & ~malformed
+    duplicated = np.flatnonzero(rng.random(n) < settings.duplicate_rate)
+    refunded = np.flatnonzero((rng.random(n) < settings.refund_rate) & ~malformed)
     refund_after_s = rng.integers(3600, max(3601, int(settings.refund_max_age.total_seconds())), n)
-    refunds = rows[refunded].assign(
-        status="refunded",
-        updated_at=format_ts(created[refunded] + pd.to_timedelta(refund_after_s[refunded], unit="s")),
-        op="update",
+    # every version: the inserts, their duplicate deliveries, then the refunds (updates)
+    rows = np.concatenate([np.arange(n), duplicated, refunded])
+    versions = len(rows)
+    is_refund = np.arange(versions) >= n + len(duplicated)
+    refunded_at = format_seconds(created[refunded] + refund_after_s[refunded].astype("timedelta64[s]"))
+    return pd.DataFrame(
+        {
+            "transaction_id": np.array([f"tx_{hour:%Y%m%d%H}_{i:05d}" for i in range(n)], dtype=object)[rows],
+            "user_id": user_id[rows],
+            "purchased_at": purchased_at[rows],
+            "revenue_usd": revenue[rows],
+            "currency": currency[rows],
+            "country": country[rows],
+            "platform": population.platform[users][rows],
+            "status": np.where(is_refund, "refunded", "completed").astype(object),
+            "created_at": created_at[rows],
+            "updated_at": np.concatenate([created_at[rows[~is_refund]], refunded_at]),
+            "op": np.where(is_refund, "update", "insert").astype(object),
+        }
     )
-    return pd.concat([inserts, duplicates, refunds], ignore_index=True)
 
 
 def generate(

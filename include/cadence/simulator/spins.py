@@ -17,7 +17,7 @@ import pandas as pd
 
 from cadence.config import SimulatorSettings
 from cadence.simulator.population import Population, generate_hours
-from cadence.simulator.purchases import format_ts, hourly_rhythm
+from cadence.simulator.purchases import format_seconds, hourly_rhythm
 
 COLUMNS = [
     "app_hour", "user_id", "country", "total_spins", "coins_bet", "coins_won", "created_at", "updated_at",
@@ -44,49 +44,50 @@ def generate_hour(hour: datetime, population: Population, settings: SimulatorSet
     if n == 0:
         return pd.DataFrame(columns=[*COLUMNS, "op"])
 
-    spins = rng.poisson(30, n) + 1
-    coins_bet = spins * BET_SIZES[rng.integers(0, len(BET_SIZES), n)]
+    spins = (rng.poisson(30, n) + 1).astype("float64")
+    coins_bet = spins.astype("int64") * BET_SIZES[rng.integers(0, len(BET_SIZES), n)]
     coins_won = np.round(coins_bet * rng.gamma(20, RETURN_TO_PLAYER / 20, n)).astype("int64")
-    closed = pd.Timestamp(hour) + pd.Timedelta(hours=1)
+    closed = np.datetime64(pd.Timestamp(hour).to_datetime64(), "s") + np.timedelta64(3600, "s")
     is_late = rng.random(n) < settings.late_rate
     delay_s = np.where(
         is_late,
         rng.integers(3600, max(3601, int(settings.late_max.total_seconds())), n),
         rng.integers(5, 600, n),
     )
-    created = pd.Series(closed + pd.to_timedelta(delay_s, unit="s"))
-    rows = pd.DataFrame(
-        {
-            "app_hour": f"{hour:%Y-%m-%dT%H:00:00Z}",
-            "user_id": population.user_id[users],
-            "country": population.country[users],
-            "total_spins": spins.astype("float64"),
-            "coins_bet": coins_bet,
-            "coins_won": coins_won,
-            "created_at": format_ts(created),
-            "updated_at": format_ts(created),
-        }
-    )
+    created = closed + delay_s.astype("timedelta64[s]")
+    created_at = format_seconds(created)
+    app_hour = np.full(n, f"{hour:%Y-%m-%dT%H:00:00Z}", dtype=object)
+    user_id = population.user_id[users].copy()
 
     malformed = rng.random(n) < settings.malformed_rate
     kind = rng.choice(3, n)
-    rows.loc[malformed & (kind == 0), "total_spins"] = -rows["total_spins"]
-    rows.loc[malformed & (kind == 1), "user_id"] = None
-    rows.loc[malformed & (kind == 2), "app_hour"] = f"{hour:%Y-%m-%dT%H}:{17 + hour.hour:02d}:00Z"
+    spins = np.where(malformed & (kind == 0), -spins, spins)
+    user_id[malformed & (kind == 1)] = None
+    app_hour[malformed & (kind == 2)] = f"{hour:%Y-%m-%dT%H}:{17 + hour.hour:02d}:00Z"
 
-    inserts = rows.assign(op="insert")
-    duplicates = inserts[rng.random(n) < settings.duplicate_rate]
-    corrected = (rng.random(n) < settings.correction_rate) & ~malformed
+    duplicated = np.flatnonzero(rng.random(n) < settings.duplicate_rate)
+    corrected = np.flatnonzero((rng.random(n) < settings.correction_rate) & ~malformed)
     extra = rng.poisson(3, n) + 1
-    corrections = rows[corrected].assign(
-        total_spins=rows["total_spins"][corrected] + extra[corrected],
-        coins_bet=rows["coins_bet"][corrected] + extra[corrected] * 10,
-        updated_at=format_ts(
-            created[corrected] + pd.to_timedelta(rng.integers(600, 6 * 3600, n)[corrected], "s")
-        ),
-        op="update",
+    corrected_at = created + rng.integers(600, 6 * 3600, n).astype("timedelta64[s]")
+    # every version: the inserts, their duplicate deliveries, then the corrections (updates)
+    rows = np.concatenate([np.arange(n), duplicated, corrected])
+    inserted = len(rows) - len(corrected)
+    more = np.concatenate([np.zeros(inserted, dtype="int64"), extra[corrected]])
+    return pd.DataFrame(
+        {
+            "app_hour": app_hour[rows],
+            "user_id": user_id[rows],
+            "country": population.country[users][rows],
+            "total_spins": spins[rows] + more,
+            "coins_bet": coins_bet[rows] + more * 10,
+            "coins_won": coins_won[rows],
+            "created_at": created_at[rows],
+            "updated_at": np.concatenate(
+                [created_at[rows[:inserted]], format_seconds(corrected_at[corrected])]
+            ),
+            "op": np.array(["insert"] * inserted + ["update"] * len(corrected), dtype=object),
+        }
     )
-    return pd.concat([inserts, duplicates, corrections], ignore_index=True)
 
 
 def generate(
