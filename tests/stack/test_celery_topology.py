@@ -266,8 +266,13 @@ def purchases_run(stack, conf: dict, on_running=None) -> tuple[str, dict]:
     """One purchases backfill (``conf``) from an empty lake and warehouse; ``on_running(run_id)`` acts
     mid-run. Returns the run id and the resulting purchases lake files and silver table."""
 
-    def idle():  # a run still writing to the lake or the warehouse would leak into this one's result
-        return all(r["state"] != "running" for dag_id in ("purchases", "spins") for r in stack.runs(dag_id))
+    # A run still writing to the lake or the warehouse would leak into this one's result, and so would a
+    # scheduled purchases run created just before the scheduler stopped making them (it is queued, and runs
+    # once the lake is emptied). Queued spins runs are catch-ups that stay queued: spins is paused.
+    busy = {"purchases": ("running", "queued"), "spins": ("running",)}
+
+    def idle():
+        return all(r["state"] not in states for dag_id, states in busy.items() for r in stack.runs(dag_id))
 
     stack.wait_until(idle, RUN_TIMEOUT, poll=2, what="no purchases or spins run left running")
     for run in stack.runs("spins"):  # catch-ups the empty lake provokes stay queued: spins is paused
