@@ -114,6 +114,15 @@ def generate_hours(
     return versions.sort_values(order, kind="stable", ignore_index=True)
 
 
+def versions(n: int, duplicated: np.ndarray, updated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The versions of an hour's ``n`` rows, in the order they are generated: the inserts, the duplicate
+    deliveries of ``duplicated``, then the updates of ``updated``. Returns the row index of each version and
+    its op ("insert" or "update")."""
+    rows = np.concatenate([np.arange(n), duplicated, updated])
+    op = np.array(["insert"] * (len(rows) - len(updated)) + ["update"] * len(updated), dtype=object)
+    return rows, op
+
+
 def hours_between(start: datetime, end: datetime) -> list[datetime]:
     """The UTC hour starts covering [start, end)."""
     first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

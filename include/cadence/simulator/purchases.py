@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cadence.config import SimulatorSettings
-from cadence.simulator.population import Population, generate_hours
+from cadence.simulator.population import Population, generate_hours, versions
 from cadence.sources import TIMESTAMP_FORMAT
 
 PRICE_POINTS_USD = np.array([0.99, 1.99, 4.99, 9.99, 19.99, 49.99, 99.99])
@@ -102,10 +102,7 @@ def generate_hour(hour: datetime, population: Population, settings: SimulatorSet
     duplicated = np.flatnonzero(rng.random(n) < settings.duplicate_rate)
     refunded = np.flatnonzero((rng.random(n) < settings.refund_rate) & ~malformed)
     refund_after_s = rng.integers(3600, max(3601, int(settings.refund_max_age.total_seconds())), n)
-    # every version: the inserts, their duplicate deliveries, then the refunds (updates)
-    rows = np.concatenate([np.arange(n), duplicated, refunded])
-    versions = len(rows)
-    is_refund = np.arange(versions) >= n + len(duplicated)
+    rows, op = versions(n, duplicated, refunded)
     refunded_at = format_seconds(created[refunded] + refund_after_s[refunded].astype("timedelta64[s]"))
     return pd.DataFrame(
         {
@@ -115,11 +112,11 @@ def generate_hour(hour: datetime, population: Population, settings: SimulatorSet
             "revenue_usd": revenue[rows],
             "currency": currency[rows],
             "country": country[rows],
-            "platform": population.platform[users][rows],
-            "status": np.where(is_refund, "refunded", "completed").astype(object),
+            "platform": population.platform[users[rows]],
+            "status": np.where(op == "update", "refunded", "completed").astype(object),
             "created_at": created_at[rows],
-            "updated_at": np.concatenate([created_at[rows[~is_refund]], refunded_at]),
-            "op": np.where(is_refund, "update", "insert").astype(object),
+            "updated_at": np.concatenate([created_at[rows[op == "insert"]], refunded_at]),
+            "op": op,
         }
     )
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cadence.config import SimulatorSettings
-from cadence.simulator.population import Population, generate_hours
+from cadence.simulator.population import Population, generate_hours, versions
 from cadence.simulator.purchases import format_seconds, hourly_rhythm
 
 COLUMNS = [
@@ -44,8 +44,8 @@ def generate_hour(hour: datetime, population: Population, settings: SimulatorSet
     if n == 0:
         return pd.DataFrame(columns=[*COLUMNS, "op"])
 
-    spins = (rng.poisson(30, n) + 1).astype("float64")
-    coins_bet = spins.astype("int64") * BET_SIZES[rng.integers(0, len(BET_SIZES), n)]
+    spins = rng.poisson(30, n) + 1
+    coins_bet = spins * BET_SIZES[rng.integers(0, len(BET_SIZES), n)]
     coins_won = np.round(coins_bet * rng.gamma(20, RETURN_TO_PLAYER / 20, n)).astype("int64")
     closed = np.datetime64(pd.Timestamp(hour).to_datetime64(), "s") + np.timedelta64(3600, "s")
     is_late = rng.random(n) < settings.late_rate
@@ -61,7 +61,7 @@ def generate_hour(hour: datetime, population: Population, settings: SimulatorSet
 
     malformed = rng.random(n) < settings.malformed_rate
     kind = rng.choice(3, n)
-    spins = np.where(malformed & (kind == 0), -spins, spins)
+    spins = np.where(malformed & (kind == 0), -spins, spins).astype("float64")
     user_id[malformed & (kind == 1)] = None
     app_hour[malformed & (kind == 2)] = f"{hour:%Y-%m-%dT%H}:{17 + hour.hour:02d}:00Z"
 
@@ -69,23 +69,21 @@ def generate_hour(hour: datetime, population: Population, settings: SimulatorSet
     corrected = np.flatnonzero((rng.random(n) < settings.correction_rate) & ~malformed)
     extra = rng.poisson(3, n) + 1
     corrected_at = created + rng.integers(600, 6 * 3600, n).astype("timedelta64[s]")
-    # every version: the inserts, their duplicate deliveries, then the corrections (updates)
-    rows = np.concatenate([np.arange(n), duplicated, corrected])
-    inserted = len(rows) - len(corrected)
-    more = np.concatenate([np.zeros(inserted, dtype="int64"), extra[corrected]])
+    rows, op = versions(n, duplicated, corrected)
+    more = np.where(op == "update", extra[rows], 0)  # a correction adds spins (and their bets)
     return pd.DataFrame(
         {
             "app_hour": app_hour[rows],
             "user_id": user_id[rows],
-            "country": population.country[users][rows],
+            "country": population.country[users[rows]],
             "total_spins": spins[rows] + more,
             "coins_bet": coins_bet[rows] + more * 10,
             "coins_won": coins_won[rows],
             "created_at": created_at[rows],
             "updated_at": np.concatenate(
-                [created_at[rows[:inserted]], format_seconds(corrected_at[corrected])]
+                [created_at[rows[op == "insert"]], format_seconds(corrected_at[corrected])]
             ),
-            "op": np.array(["insert"] * inserted + ["update"] * len(corrected), dtype=object),
+            "op": op,
         }
     )
 
